@@ -1,0 +1,1 @@
+"""Checkpoints: orbax model checkpoints, Hugging Face safetensors import and export."""
