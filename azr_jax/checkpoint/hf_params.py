@@ -15,7 +15,7 @@ from azr_jax.checkpoint.hf_mapping import IGNORED_HF_SUFFIXES, TensorMapping, te
 from azr_jax.model.config import ModelConfig
 from azr_jax.model.functional import abstract_model
 
-_NP_DTYPES = {"float32": np.float32, "bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
+NP_DTYPES = {"float32": np.float32, "bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
 
 
 class CheckpointMismatchError(ValueError):
@@ -28,7 +28,7 @@ def empty_params(config: ModelConfig) -> dict:
     from flax import nnx
 
     shapes = nnx.to_pure_dict(abstract_state)
-    dtype = _NP_DTYPES[config.param_dtype]
+    dtype = NP_DTYPES[config.param_dtype]
     return _map_dict(shapes, lambda s: np.empty(s.shape, dtype))
 
 
@@ -62,7 +62,7 @@ def params_from_hf(config: ModelConfig, hf_names: Iterable[str],
         raise CheckpointMismatchError(f"checkpoint has {len(extra)} tensors the config does not use, e.g. "
                                       f"{extra[:3]} (does the config.json match the weights?)")
     params = empty_params(config)
-    dtype = _NP_DTYPES[config.param_dtype]
+    dtype = NP_DTYPES[config.param_dtype]
     for m in mappings:
         tensor = read_tensor(m.hf_name)
         if tuple(tensor.shape) != m.hf_shape:
@@ -81,7 +81,7 @@ def params_from_hf(config: ModelConfig, hf_names: Iterable[str],
 
 def hf_tensors_from_params(config: ModelConfig, params: dict, dtype: str) -> Iterator[tuple[str, np.ndarray]]:
     """(HF name, tensor) pairs in HF layout and the given dtype, one at a time."""
-    np_dtype = _NP_DTYPES[dtype]
+    np_dtype = NP_DTYPES[dtype]
     for m in tensor_mappings(config):
         node, key = _slot(params, m)
         ours = np.asarray(node[key] if m.layer is None else node[key][m.layer])
