@@ -1,0 +1,133 @@
+"""What a job's child does once sandboxed: check, run the model's code, report one result frame.
+
+Every verdict that matters is reached before model code runs (the AST checks, the answer grammar), or
+is recomputed by the worker from the frame's plain data (canonical repr, representability, equality).
+Model code shares this process and could write a frame of its own to the result descriptor; such a
+frame can only claim a value the code could as well have returned, because the child is never told
+anything to forge (no gold output, no expected answer ever enters it) and the worker measures time,
+exit, signals and output size itself. The worker accepts exactly one well-formed frame and a clean exit.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import os
+import struct
+import sys
+
+from azr_jax.executor import codec, static_checks
+from azr_jax.executor.static_checks import Rejected
+
+RESULT_FD = 3
+_HEADER = struct.Struct(">I")
+
+# Bound now, in the worker: model code may rebind the names in builtins, not these references.
+_type, _len, _repr, _str, _isinstance = type, len, repr, str, isinstance
+_exit, _write = os._exit, os.write
+_BaseException, _MemoryError = BaseException, MemoryError
+_BUILTINS = dict(vars(builtins))  # restored after model code, so the epilogue sees the real builtins
+_BUILTIN_EXCEPTIONS = frozenset(v for v in vars(builtins).values()
+                                if isinstance(v, type) and issubclass(v, BaseException))
+
+
+def _prepare(req: dict) -> tuple:
+    """Parses and checks program and call before any model code runs."""
+    tree = static_checks.parse_program(req["code"], req["max_code_chars"])
+    if req["checks"]:
+        static_checks.check_banned(tree, req["banned_modules"], req["banned_names"], req["banned_attributes"])
+        entry = static_checks.entry_function(tree)
+    else:
+        entry = "f"
+    classes = static_checks.class_names(tree)
+    kind, text, cap = req["call_kind"], req["call_text"], req["max_answer_chars"]
+    if kind == "expr":  # a person's run job: any expression, filtered only if asked
+        try:
+            call = ast.parse(text, "<call>", "eval")
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+            raise Rejected("syntax", f"call: {_type(e).__name__}: {e}"[:300]) from None
+        if req["checks"]:
+            static_checks.check_banned(call, req["banned_modules"], req["banned_names"], req["banned_attributes"])
+    elif kind == "input":
+        call = static_checks.input_call(text, cap, req["banned_modules"], req["banned_names"],
+                                        req["banned_attributes"])
+    elif kind == "answer":
+        call = static_checks.answer_call(text, cap, classes)
+    elif kind == "answer_value":
+        call = static_checks.answer_value(text, cap, classes)
+    else:
+        raise Rejected("syntax", f"unknown call kind {kind!r}")
+    return compile(tree, "<program>", "exec"), compile(call, "<call>", "eval"), entry, classes
+
+
+def _describe(value: object, namespace: dict, classes: frozenset, req: dict) -> dict | bytes:
+    """The encoded frame for a plain value, or, for anything else, its repr and whether it rebuilds."""
+    try:
+        return codec.encode({"status": "ok", "plain": True, "value": value}, req["max_result_bytes"])
+    except codec.TooLarge:
+        return {"status": "output_limit", "message": "return value larger than the result cap"}
+    except codec.NotPlain:
+        pass
+    text = _repr(value)  # model code (__repr__); the worker's deadline still applies
+    if _type(text) is not _str or _len(text) > req["max_repr_chars"]:
+        return {"status": "output_limit", "message": "repr longer than the cap"}
+    try:
+        tree = static_checks.answer_value(text, req["max_repr_chars"], classes)
+        again = _repr(eval(compile(tree, "<repr>", "eval"), namespace))
+        rebuildable = _type(again) is _str and again == text
+    except _BaseException:
+        rebuildable = False
+    return {"status": "ok", "plain": False, "repr": _str(text), "rebuildable": rebuildable}
+
+
+def _error(exc: BaseException) -> dict:
+    kind = _type(exc)
+    message = _str(exc)[:500] if kind in _BUILTIN_EXCEPTIONS else ""  # never call a model's __str__
+    status = "memory" if kind is _MemoryError else "error"
+    return {"status": status, "error_type": _str(kind.__name__)[:100], "message": message}
+
+
+def run(req: dict) -> None:
+    """Runs the job and writes its frame to RESULT_FD; never returns."""
+    try:
+        program, call, entry, classes = _prepare(req)
+    except Rejected as e:
+        _send({"status": e.status, "message": _str(e)[:500]})
+    except _BaseException as e:  # e.g. MemoryError while parsing a huge program
+        _send(_error(e))
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        exec(program, namespace)
+        if entry != "f":
+            namespace["f"] = namespace[entry]
+        value = eval(call, namespace)
+        _restore_builtins()
+        frame = _describe(value, namespace, classes, req)
+        del value
+    except _BaseException as e:  # SystemExit too: a job that exits early has not succeeded
+        frame = _error(e)
+    _send(frame)
+
+
+def _restore_builtins() -> None:
+    live = vars(builtins)
+    live.clear()
+    live.update(_BUILTINS)
+
+
+def _send(frame: dict | bytes) -> None:
+    """Writes one frame (a dict, or one `_describe` already encoded) and exits."""
+    _restore_builtins()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except _BaseException:
+            pass
+    try:
+        data = frame if _type(frame) is bytes else codec.encode(frame, 1 << 20)
+    except _BaseException as e:
+        data = codec.encode({"status": "error", "error_type": "Unencodable", "message": _str(_type(e).__name__)})
+    data = _HEADER.pack(_len(data)) + data
+    while data:
+        data = data[_write(RESULT_FD, data):]
+    _exit(0)

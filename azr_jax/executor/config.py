@@ -1,0 +1,129 @@
+"""Executor settings: one frozen, validated dataclass for the service and one for answer equality."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+
+# AZR_SPEC: random, time, datetime, os, sys, shutil, subprocess, threading, multiprocessing, socket,
+# logging, hashlib, calendar; the rest reach the same powers by another door (importlib reloads os,
+# ctypes writes memory, gc finds any object, pickle/marshal build code, inspect/signal reach frames).
+DEFAULT_BANNED_MODULES = frozenset({
+    "random", "time", "datetime", "os", "sys", "shutil", "subprocess", "threading", "multiprocessing",
+    "socket", "logging", "hashlib", "calendar",
+    "builtins", "importlib", "ctypes", "gc", "inspect", "signal", "pickle", "marshal", "io", "pathlib",
+    "tempfile", "glob", "fcntl", "mmap", "resource", "pty", "code", "codeop", "runpy", "_thread",
+    "_posixsubprocess", "posix", "pwd", "grp", "select", "selectors", "asyncio", "concurrent", "urllib",
+    "http", "ftplib", "smtplib", "ssl", "uuid", "secrets", "webbrowser", "zoneinfo", "faulthandler",
+    "tracemalloc", "sysconfig", "platform", "atexit", "weakref", "types", "_ctypes", "zipimport",
+    "site", "shelve", "dbm", "sqlite3", "fileinput", "linecache", "traceback", "pdb",
+})
+# I/O builtins and the builtins that turn a string into code or reach objects by name.
+DEFAULT_BANNED_NAMES = frozenset({
+    "open", "input", "exec", "eval", "compile", "__import__", "breakpoint", "globals",
+    "locals", "vars", "getattr", "setattr", "delattr", "exit", "quit", "help", "memoryview",
+    "__builtins__", "__loader__", "__spec__", "copyright", "credits", "license",
+})
+# Attributes that lead from any object to classes, frames, globals or code.
+DEFAULT_BANNED_ATTRIBUTES = frozenset({
+    "__class__", "__bases__", "__base__", "__mro__", "mro", "__subclasses__", "__globals__",
+    "__builtins__", "__code__", "__closure__", "__dict__", "__getattribute__", "__import__", "__loader__",
+    "__spec__", "__reduce__", "__reduce_ex__", "__func__", "__self__", "__module__", "__traceback__",
+    "__subclasshook__", "__init_subclass__", "__set_name__", "__getattr__", "__setattr__", "__delattr__",
+    "__class_getitem__", "__del__", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code",
+    "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "tb_frame", "tb_next", "co_code",
+    "__objclass__", "__wrapped__",
+})
+# Imported once in every worker, so jobs find them in sys.modules instead of reading the disk.
+DEFAULT_PREIMPORT = (
+    "abc", "array", "ast", "bisect", "collections", "collections.abc", "copy", "dataclasses", "decimal",
+    "enum", "fractions", "functools", "heapq", "itertools", "json", "math", "numbers", "operator", "re",
+    "statistics", "string", "textwrap", "typing", "unicodedata", "cmath", "struct", "difflib", "pprint",
+    "queue", "graphlib", "contextlib", "base64", "binascii", "zlib", "random", "time", "datetime",
+    "hashlib", "calendar", "socket", "threading", "subprocess", "multiprocessing", "logging", "shutil",
+)
+
+
+@dataclass(frozen=True)
+class EqualityRules:
+    """How two plain values compare when an answer is checked (see equality.py)."""
+
+    float_rel_tol: float = 1e-9  # 0.1 + 0.2 vs 0.3: a model cannot be asked to know the last ulp
+    float_abs_tol: float = 0.0
+    nan_equals_nan: bool = True  # a NaN gold answered with NaN is right, whatever IEEE says
+    signed_zero_equal: bool = True  # -0.0 == 0.0 as in Python
+    bool_int_equal: bool = False  # True is not an acceptable answer for 1
+    int_float_equal: bool = False  # 1 is not an acceptable answer for 1.0: the output's type is part of it
+    tuple_list_equal: bool = False  # (1, 2) vs [1, 2] differ, as in Python
+    set_frozenset_equal: bool = True  # as in Python
+
+    def __post_init__(self) -> None:
+        for name in ("float_rel_tol", "float_abs_tol"):
+            v = getattr(self, name)
+            if type(v) not in (int, float) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"EqualityRules.{name} must be a finite number >= 0, got {v!r}")
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Everything the executor service and its workers need; validated when built."""
+
+    pool_size: int = field(default_factory=lambda: os.cpu_count() or 1)
+    timeout_s: float = 5.0  # paper: 10 s; AZR programs finish in milliseconds
+    memory_mb: int = 512  # address space per job; pool_size * memory_mb must fit the host
+    max_output_bytes: int = 64 * 1024  # stdout and stderr, each
+    max_repr_chars: int = 400  # reference implementation's output cap
+    max_code_chars: int = 20_000
+    max_answer_chars: int = 4_096  # checked before any parsing
+    max_result_bytes: int = 1024 * 1024  # encoded return value of a job
+    max_file_mb: int = 16  # RLIMIT_FSIZE
+    tmp_mb: int = 64  # size of a worker's private tmpfs (when the host lets us mount one)
+    max_open_files: int = 64
+    determinism_runs: int = 2
+    banned_modules: frozenset = DEFAULT_BANNED_MODULES
+    banned_names: frozenset = DEFAULT_BANNED_NAMES
+    banned_attributes: frozenset = DEFAULT_BANNED_ATTRIBUTES
+    preimport: tuple = DEFAULT_PREIMPORT
+    equality: EqualityRules = EqualityRules()
+    sandbox_uid_base: int = 61000  # worker i runs jobs as uid/gid base + i (root hosts only)
+    worker_grace_s: float = 5.0  # a worker silent this long past a job's deadline is killed
+
+    def __post_init__(self) -> None:
+        positive = ("pool_size", "timeout_s", "memory_mb", "max_output_bytes", "max_repr_chars",
+                    "max_code_chars", "max_answer_chars", "max_result_bytes", "max_file_mb", "tmp_mb",
+                    "max_open_files", "determinism_runs", "worker_grace_s")
+        for name in positive:
+            v = getattr(self, name)
+            if type(v) not in (int, float) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"ExecutorConfig.{name} must be a positive number, got {v!r}")
+        if self.memory_mb < 64:
+            raise ValueError("ExecutorConfig.memory_mb must be >= 64: the forked interpreter alone needs ~40 MB")
+        if self.max_open_files < 8:
+            raise ValueError("ExecutorConfig.max_open_files must be >= 8")
+        for name in ("banned_modules", "banned_names", "banned_attributes"):
+            v = getattr(self, name)
+            if not isinstance(v, frozenset) or not all(type(s) is str for s in v):
+                raise ValueError(f"ExecutorConfig.{name} must be a frozenset of str")
+        if not isinstance(self.equality, EqualityRules):
+            raise ValueError("ExecutorConfig.equality must be an EqualityRules")
+        if not 0 < self.sandbox_uid_base < 2**31 - 4096:
+            raise ValueError("ExecutorConfig.sandbox_uid_base out of range")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ExecutorConfig":
+        """Builds a config from plain data (e.g. YAML); unknown keys fail with their names."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown ExecutorConfig field(s): {', '.join(unknown)}")
+        values = dict(values)
+        if "equality" in values and isinstance(values["equality"], dict):
+            values["equality"] = EqualityRules(**values["equality"])
+        for name in ("banned_modules", "banned_names", "banned_attributes"):
+            if name in values:
+                values[name] = frozenset(values[name])
+        if "preimport" in values:
+            values["preimport"] = tuple(values["preimport"])
+        return cls(**values)

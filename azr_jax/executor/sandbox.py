@@ -1,0 +1,236 @@
+"""The isolation a job's child runs under: set up once per worker, entered once per job.
+
+Per worker (once, as the worker starts):
+  - new network, mount and IPC namespaces: no interface but a down loopback, so no job can reach any
+    network; mounts made here are invisible to the host;
+  - a private tmpfs (size-capped) holding the one directory jobs may write, emptied after every job;
+  - the interpreter's import paths bind-mounted read-only inside that tmpfs, so a job can import stdlib
+    modules even when the install lives under a directory the job's uid cannot enter (e.g. /root);
+  - a Landlock ruleset (read the import paths and system libraries, write only the job directory) and a
+    seccomp filter, both prepared so each child only has to apply them.
+Per job (in the forked child, before any model code): new session and process group, rlimits, an
+unprivileged uid of its own, parent-death signal, Landlock, seccomp.
+
+Whatever the host cannot provide (not root, no user namespaces, old kernel) is skipped and listed in
+`warnings`, which the service reports loudly once; `mechanisms` says what is really enforced.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+
+from azr_jax.executor import landlock, seccomp
+from azr_jax.executor.config import ExecutorConfig
+
+_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWIPC, _CLONE_NEWNET = 0x20000, 0x10000000, 0x08000000, 0x40000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x20, 0x1000, 0x4000, 1 << 18
+_PR_SET_PDEATHSIG = 1
+_SYSTEM_LIBS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache")
+_DEVICES_READ = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        raise OSError(ctypes.get_errno(), f"{what}: {os.strerror(ctypes.get_errno())}")
+
+
+def _mount(source, target, fstype, flags: int, data) -> None:
+    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+           f"mount {target}")
+
+
+class Sandbox:
+    """Owned by one worker; `enter()` is called in each child, `reset()` after each job."""
+
+    def __init__(self, config: ExecutorConfig, worker_index: int) -> None:
+        self.config = config
+        self.warnings: list[str] = []
+        self.mechanisms: dict[str, object] = {}
+        self.worker_pid = os.getpid()
+        self.is_root = os.geteuid() == 0
+        self.uid = config.sandbox_uid_base + worker_index if self.is_root else None
+        self._namespaces()
+        self.base = self._private_tmp()
+        self.workdir = os.path.join(self.base, "job")
+        os.mkdir(self.workdir, 0o700)
+        if self.uid is not None:
+            os.chown(self.workdir, self.uid, self.uid)
+        os.chmod(self.base, 0o711)
+        self.sys_path = self._import_paths()
+        self._landlock()
+        self._seccomp()
+        self.mechanisms.update(uid=self.uid, rlimits=True, process_group_kill=True)
+        if self.uid is None:
+            self.warnings.append("not root: jobs run under the service's own uid (no uid isolation; "
+                                 "RLIMIT_NPROC counts all of that user's processes)")
+
+    # --- once per worker ---------------------------------------------------------------------------
+
+    def _namespaces(self) -> None:
+        flags = _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC
+        if not self.is_root:
+            flags |= _CLONE_NEWUSER
+        uid, gid = os.getuid(), os.getgid()
+        if _libc.unshare(ctypes.c_int(flags)) != 0:
+            self.warnings.append(f"unshare failed ({os.strerror(ctypes.get_errno())}): jobs share the "
+                                 "host's network (seccomp still refuses sockets if active) and /tmp")
+            self.mechanisms.update(network_namespace=False, mount_namespace=False)
+            return
+        if not self.is_root:  # map ourselves to root inside the new user namespace, to be allowed to mount
+            with open("/proc/self/setgroups", "w") as f:
+                f.write("deny")
+            with open("/proc/self/uid_map", "w") as f:
+                f.write(f"0 {uid} 1")
+            with open("/proc/self/gid_map", "w") as f:
+                f.write(f"0 {gid} 1")
+        self.mechanisms.update(network_namespace=True, mount_namespace=True)
+        try:
+            _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)  # our mounts must never reach the host
+        except OSError as e:
+            self.mechanisms["mount_namespace"] = False
+            self.warnings.append(f"cannot make mounts private ({e}): no private tmpfs, no mapped imports")
+
+    def _private_tmp(self) -> str:
+        """A fresh tmpfs over /tmp in our mount namespace (host /tmp hidden), else a dir on the host."""
+        if not self.mechanisms.get("mount_namespace"):
+            self.mechanisms["private_tmpfs_mb"] = 0
+            self.warnings.append("no private tmpfs: job files go to the host's disk (each capped by "
+                                 "RLIMIT_FSIZE, all deleted after the job)")
+            return tempfile.mkdtemp(prefix="azr-exec-")
+        try:
+            _mount("azr-exec", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={self.config.tmp_mb}m,mode=0711")
+        except OSError as e:
+            self.mechanisms.update(private_tmpfs_mb=0, mount_namespace=False)
+            self.warnings.append(f"cannot mount a private tmpfs ({e}): job files go to the host's disk")
+            return tempfile.mkdtemp(prefix="azr-exec-")
+        self.mechanisms["private_tmpfs_mb"] = self.config.tmp_mb
+        os.mkdir("/tmp/azr-exec", 0o711)
+        return "/tmp/azr-exec"
+
+    def _import_paths(self) -> list[str]:
+        paths = [p for p in sys.path if p and os.path.isdir(p) and not p.startswith(_package_root())]
+        if not self.mechanisms.get("mount_namespace"):
+            if self.uid is not None:
+                self.warnings.append("import paths not mapped: a job can import only modules the worker "
+                                     "pre-imported if the interpreter lives where the sandbox uid cannot read")
+            return paths
+        mapping = {}
+        for i, path in enumerate(paths):
+            target = os.path.join(self.base, f"py{i}")
+            os.mkdir(target, 0o755)
+            _mount(path, target, None, _MS_BIND | _MS_REC, None)
+            _mount(None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
+            mapping[path] = target
+        _remap_imports(mapping)
+        return list(mapping.values())
+
+    def _landlock(self) -> None:
+        self.ruleset = None
+        try:
+            reads = self.sys_path + [p for p in _SYSTEM_LIBS + _DEVICES_READ if os.path.exists(p)]
+            self.ruleset = landlock.Ruleset(reads, [self.workdir, "/dev/null"])
+        except OSError as e:
+            self.warnings.append(f"Landlock unavailable ({e}): the filesystem is protected by uid "
+                                 "permissions only (world-writable dirs stay writable, readable files readable)")
+        self.mechanisms["landlock_abi"] = self.ruleset.abi if self.ruleset else 0
+
+    def _seccomp(self) -> None:
+        self.seccomp = None
+        try:
+            self.seccomp = seccomp.Seccomp()
+        except (KeyError, OSError) as e:
+            self.warnings.append(f"seccomp unavailable ({e!r}): processes, exec and sockets are limited "
+                                 "only by RLIMIT_NPROC, the uid and the network namespace")
+        self.mechanisms["seccomp"] = self.seccomp is not None
+
+    def inherited_fds(self) -> list[int]:
+        """Descriptors the child must keep open until `enter()` has used them."""
+        return [self.ruleset.fd] if self.ruleset is not None else []
+
+    # --- once per job, in the child ------------------------------------------------------------------
+
+    def enter(self, timeout_s: float) -> None:
+        """Called in the freshly forked child, before any model code; raises if anything fails."""
+        cfg = self.config
+        os.chdir(self.workdir)
+        os.environ.clear()
+        os.environ.update(HOME=self.workdir, TMPDIR=self.workdir, LANG="C.UTF-8")
+        mb = 1024 * 1024
+        cpu = math.ceil(timeout_s) + 1
+        limits = {resource.RLIMIT_AS: cfg.memory_mb * mb, resource.RLIMIT_CPU: cpu,
+                  resource.RLIMIT_FSIZE: cfg.max_file_mb * mb, resource.RLIMIT_NOFILE: cfg.max_open_files,
+                  resource.RLIMIT_NPROC: 1, resource.RLIMIT_CORE: 0, resource.RLIMIT_MEMLOCK: 0,
+                  resource.RLIMIT_MSGQUEUE: 0}
+        for kind, soft in limits.items():
+            hard = soft + 1 if kind == resource.RLIMIT_CPU else soft  # SIGXCPU first, SIGKILL a second later
+            resource.setrlimit(kind, (soft, hard))
+        if self.uid is not None:
+            os.setgroups([])
+            os.setresgid(self.uid, self.uid, self.uid)
+            os.setresuid(self.uid, self.uid, self.uid)
+        # After the uid change: changing credentials clears the parent-death signal.
+        _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+        if os.getppid() != self.worker_pid:
+            os._exit(1)  # the worker died between fork and prctl
+        if self.ruleset is not None:
+            self.ruleset.restrict_self()
+        if self.seccomp is not None:
+            self.seccomp.install()
+        sys.path[:] = self.sys_path  # without the source tree the worker was started from
+
+    # --- after each job, in the worker ----------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Empties the job directory; never follows a symlink a job left there."""
+        os.chmod(self.workdir, 0o700)
+        with os.scandir(self.workdir) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, onerror=_chmod_and_retry)
+                else:
+                    os.unlink(entry.path)
+
+    def close(self) -> None:
+        if not self.mechanisms.get("mount_namespace"):  # a namespace's tmpfs dies with the worker
+            shutil.rmtree(self.base, onerror=_chmod_and_retry)
+
+
+def _chmod_and_retry(func, path, _exc_info) -> None:
+    """Without root, a job's `chmod 000` directory would otherwise survive into the next job."""
+    os.chmod(os.path.dirname(path), 0o700)
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)
+    func(path)
+
+
+def _remap_imports(mapping: dict) -> None:
+    """Points this interpreter's imports (sys.path and every package's __path__) at the mapped copies,
+    so a submodule imported later (encodings.idna, multiprocessing.popen_fork) is found there too."""
+
+    def remap(path: str) -> str:
+        for old, new in mapping.items():
+            if path == old or path.startswith(old + os.sep):
+                return new + path[len(old):]
+        return path
+
+    sys.path[:] = [remap(p) for p in sys.path]
+    sys.path_importer_cache.clear()
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if type(search) is list:
+            search[:] = [remap(p) for p in search]
+
+
+def _package_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

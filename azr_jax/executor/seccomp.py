@@ -1,0 +1,96 @@
+"""A seccomp deny-list written as raw BPF and installed with prctl: no libseccomp needed.
+
+A job has no business creating processes or threads, executing files, opening sockets, tracing or
+reading other processes, changing namespaces or mounts, or using kernel interfaces that sidestep
+seccomp (io_uring) or widen the attack surface (bpf, userfaultfd, perf, keys). Any of these kills the
+job with SIGSYS, which the worker reports as `banned`. Everything else is allowed: the remaining limits
+(uid, rlimits, Landlock, no network) hold without help from this filter.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+import struct
+
+_DENIED = (
+    "fork", "vfork", "clone", "clone3", "execve", "execveat", "ptrace", "process_vm_readv",
+    "process_vm_writev", "socket", "socketpair", "mount", "umount2", "pivot_root", "chroot", "unshare",
+    "setns", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
+    "io_uring_register", "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load",
+    "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct", "quotactl",
+    "personality", "pidfd_getfd", "kcmp", "name_to_handle_at", "open_by_handle_at", "syslog",
+    "vhangup", "migrate_pages", "move_pages", "open_tree", "move_mount", "fsopen", "fsconfig",
+    "fsmount", "fspick", "mount_setattr",
+    # x86_64 only (absent from the generic table aarch64 uses):
+    "ioperm", "iopl", "modify_ldt", "uselib",
+)
+
+# From <asm/unistd_64.h> and <asm-generic/unistd.h>; tests cross-check them against the headers.
+SYSCALLS = {
+    "x86_64": dict(
+        fork=57, vfork=58, clone=56, clone3=435, execve=59, execveat=322, ptrace=101, process_vm_readv=310,
+        process_vm_writev=311, socket=41, socketpair=53, mount=165, umount2=166, pivot_root=155, chroot=161,
+        unshare=272, setns=308, bpf=321, perf_event_open=298, userfaultfd=323, io_uring_setup=425,
+        io_uring_enter=426, io_uring_register=427, keyctl=250, add_key=248, request_key=249, kexec_load=246,
+        kexec_file_load=320, init_module=175, finit_module=313, delete_module=176, reboot=169, swapon=167,
+        swapoff=168, acct=163, quotactl=179, personality=135, ioperm=173, iopl=172, modify_ldt=154,
+        pidfd_getfd=438, kcmp=312, name_to_handle_at=303, open_by_handle_at=304, syslog=103, uselib=134,
+        vhangup=153, migrate_pages=256, move_pages=279, open_tree=428, move_mount=429, fsopen=430,
+        fsconfig=431, fsmount=432, fspick=433, mount_setattr=442),
+    "aarch64": dict(
+        clone=220, clone3=435, execve=221, execveat=281, ptrace=117, process_vm_readv=270,
+        process_vm_writev=271, socket=198, socketpair=199, mount=40, umount2=39, pivot_root=41, chroot=51,
+        unshare=97, setns=268, bpf=280, perf_event_open=241, userfaultfd=282, io_uring_setup=425,
+        io_uring_enter=426, io_uring_register=427, keyctl=219, add_key=217, request_key=218, kexec_load=104,
+        kexec_file_load=294, init_module=105, finit_module=273, delete_module=106, reboot=142, swapon=224,
+        swapoff=225, acct=89, quotactl=60, personality=92, pidfd_getfd=438, kcmp=272, name_to_handle_at=264,
+        open_by_handle_at=265, syslog=116, vhangup=58, migrate_pages=238, move_pages=239, open_tree=428,
+        move_mount=429, fsopen=430, fsconfig=431, fsmount=432, fspick=433, mount_setattr=442),
+}
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_X32_BIT = 0x40000000  # x86_64 syscalls with this bit use the x32 ABI: another table, so refuse them all
+
+_LD_W_ABS, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
+_RET_KILL_PROCESS, _RET_ALLOW = 0x80000000, 0x7FFF0000
+_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+
+
+def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
+    return struct.pack("HBBI", code, jt, jf, k)
+
+
+def build_filter(arch: str) -> bytes:
+    """The BPF program (sock_filter array) for `arch`; KeyError if the arch is unknown."""
+    numbers = sorted({n for name, n in SYSCALLS[arch].items() if name in _DENIED})
+    prog = [_insn(_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
+            _insn(_JEQ_K, 1, 0, _AUDIT_ARCH[arch]),
+            _insn(_RET_K, 0, 0, _RET_KILL_PROCESS),
+            _insn(_LD_W_ABS, 0, 0, 0)]  # seccomp_data.nr
+    checks = [_insn(_JGE_K, 0, 0, _X32_BIT)] if arch == "x86_64" else []
+    checks += [_insn(_JEQ_K, 0, 0, n) for n in numbers]
+    # Each check jumps over the remaining checks and the ALLOW to land on KILL.
+    for i in range(len(checks)):
+        code, _, _, k = struct.unpack("HBBI", checks[i])
+        checks[i] = _insn(code, len(checks) - i, 0, k)
+    return b"".join(prog + checks + [_insn(_RET_K, 0, 0, _RET_ALLOW), _insn(_RET_K, 0, 0, _RET_KILL_PROCESS)])
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+class Seccomp:
+    """A prepared filter; `install()` is called in each job's child, after the uid change."""
+
+    def __init__(self) -> None:
+        self.arch = platform.machine()
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._program = ctypes.create_string_buffer(build_filter(self.arch))
+        self._fprog = _SockFprog(len(self._program.raw) // 8, ctypes.addressof(self._program))
+
+    def install(self) -> None:
+        if self._libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        if self._libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(self._fprog), 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")

@@ -1,0 +1,288 @@
+"""The executor service: a pool of worker interpreters and a scheduler that runs job plans over it.
+
+Workers are separate interpreters started with subprocess (`python -S -B`, their own hash seed, a clean
+environment): never a fork of the caller, whose memory may be gigabytes. The service is single-threaded:
+`submit` is a generator that dispatches requests to idle workers, waits on their pipes with a selector,
+feeds replies into each job's plan (plans.py) and yields Results as jobs finish. A worker that dies
+(OOM killer, a stray signal) or stays silent past its job's deadline plus a grace period is killed and
+replaced, and its job is reported as an error rather than lost.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import itertools
+import logging
+import os
+import secrets
+import selectors
+import subprocess
+import sys
+import time
+import warnings
+from typing import Iterable, Iterator
+
+from azr_jax.executor import codec, jobs as J, plans, wire
+from azr_jax.executor.config import ExecutorConfig
+
+log = logging.getLogger("azr_jax.executor")
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Imports the executor without running azr_jax/__init__.py, which may one day import JAX.
+_BOOT = (
+    "import sys, types\n"
+    "sys.path[:] = [p for p in sys.path if p]\n"
+    "pkg = types.ModuleType('azr_jax'); pkg.__path__ = [sys.argv[1] + '/azr_jax']\n"
+    "sys.modules['azr_jax'] = pkg\n"
+    "from azr_jax.executor.worker import main\n"
+    "main(int(sys.argv[2]))\n"
+)
+_START_TIMEOUT_S = 60.0
+_warned: set = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("executor isolation: %s", message)
+        warnings.warn(f"executor isolation: {message}", RuntimeWarning, stacklevel=3)
+
+
+class _Worker:
+    """One worker process and the request it is running."""
+
+    _serials = itertools.count()
+
+    def __init__(self, index: int, config: ExecutorConfig) -> None:
+        self.index = index
+        self.serial = next(self._serials)
+        env = {"PYTHONHASHSEED": str(secrets.randbelow(2**32 - 1) + 1), "LC_ALL": "C.UTF-8"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-S", "-B", "-c", _BOOT, _PACKAGE_PARENT, str(index)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", close_fds=True)
+        self.fd_in, self.fd_out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        self.reader = wire.Reader()
+        self.job = None  # (task, slot) while busy
+        self.deadline = 0.0
+        wire.send(self.fd_in, {"config": dataclasses.asdict(config)})
+
+    def handshake(self) -> dict:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.fd_out, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if sel.select(deadline - time.monotonic()):
+                    data = os.read(self.fd_out, 1 << 16)
+                    if not data:
+                        break
+                    frames = self.reader.feed(data)
+                    if frames:
+                        return frames[0]
+        self.kill()
+        raise RuntimeError(f"executor worker {self.index} failed to start (exit code {self.proc.poll()})")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # its job children die with it (parent-death signal)
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+@dataclasses.dataclass
+class _Task:
+    """A job in flight: its plan, the step being run, and the replies gathered so far."""
+
+    seq: int
+    job: object
+    plan: plans.Plan
+    units: list = dataclasses.field(default_factory=list)
+    replies: list = dataclasses.field(default_factory=list)
+    missing: int = 0
+
+
+class ExecutorService:
+    """Pool of sandboxing workers. Use as a context manager; not thread-safe (one caller at a time).
+
+    The pool has `config.pool_size` workers, but at least 2 when determinism is checked: the re-run of a
+    validation must happen in another interpreter, under another hash seed and memory layout."""
+
+    def __init__(self, config: ExecutorConfig | None = None) -> None:
+        self.config = config or ExecutorConfig()
+        size = max(self.config.pool_size, 2 if self.config.determinism_runs > 1 else 1)
+        self.restarts = 0
+        self._running = False
+        self._workers: list[_Worker] = []
+        try:
+            self._workers = [_Worker(i, self.config) for i in range(size)]
+            hellos = [w.handshake() for w in self._workers]
+        except BaseException:
+            self.close()
+            raise
+        self.mechanisms = hellos[0]["mechanisms"]
+        for message in hellos[0]["warnings"]:
+            _warn_once(message)
+
+    # --- public API ----------------------------------------------------------------------------------
+
+    def submit(self, jobs: Iterable) -> Iterator[J.Result]:
+        """Runs `jobs` over the pool and yields each Result as soon as its job finishes."""
+        for _, result in self._stream(jobs):
+            yield result
+
+    def run_batch(self, jobs: Iterable) -> list[J.Result]:
+        """Runs `jobs` and returns their Results in the order of `jobs`."""
+        out = dict(self._stream(jobs))
+        return [out[i] for i in range(len(out))]
+
+    def worker_pids(self) -> list[int]:
+        return [w.proc.pid for w in self._workers]
+
+    def close(self) -> None:
+        for w in self._workers:
+            try:
+                w.proc.stdin.close()  # end of stream: the worker exits on its own
+            except OSError:
+                pass
+        deadline = time.monotonic() + 2.0
+        for w in self._workers:
+            try:
+                w.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            w.kill()
+        self._workers = []
+
+    def __enter__(self) -> "ExecutorService":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- scheduler -----------------------------------------------------------------------------------
+
+    def _stream(self, jobs: Iterable) -> Iterator[tuple[int, J.Result]]:
+        if self._running:
+            raise RuntimeError("ExecutorService.submit is already running (the service is not re-entrant)")
+        if not self._workers:
+            raise RuntimeError("ExecutorService is closed")
+        self._running = True
+        self._pending = collections.deque()  # (task, slot) waiting for a worker
+        self._finished = []  # (task, result) not yet yielded
+        self._sel = selectors.DefaultSelector()
+        active, window = 0, 8 * len(self._workers)  # a bounded window keeps memory flat on huge batches
+        source = enumerate(jobs)
+        exhausted = False
+        try:
+            for w in self._workers:
+                self._sel.register(w.fd_out, selectors.EVENT_READ, w)
+            while True:
+                while not exhausted and active < window:
+                    item = next(source, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    active += 1
+                    self._start(_Task(item[0], item[1], None))
+                self._dispatch()
+                while self._finished:
+                    task, result = self._finished.pop()
+                    active -= 1
+                    yield task.seq, result
+                if exhausted and active == 0:
+                    return
+                self._wait()
+        finally:
+            self._abandon()
+            self._sel.close()
+            self._running = False
+
+    def _start(self, task: _Task) -> None:
+        try:
+            task.plan = plans.plan(task.job, self.config)
+            self._advance(task, None)
+        except Exception as e:  # a malformed job fails alone
+            result = J.Result(getattr(task.job, "id", None), J.ERROR, error_type=type(e).__name__,
+                              message=str(e)[:300])
+            self._finished.append((task, result))
+
+    def _advance(self, task: _Task, replies) -> None:
+        try:
+            units = task.plan.send(replies)
+        except StopIteration as stop:
+            self._finished.append((task, stop.value))
+            return
+        task.units, task.replies, task.missing = units, [None] * len(units), len(units)
+        self._pending.extend((task, slot) for slot in range(len(units)))
+
+    def _dispatch(self) -> None:
+        idle = [w for w in self._workers if w.job is None]
+        skipped = []
+        while idle and self._pending:
+            task, slot = self._pending.popleft()
+            avoid = task.units[slot].avoid
+            worker = next((w for w in idle if w.serial != avoid), None)
+            if worker is None:  # only the worker this re-run must avoid is free: wait for another
+                skipped.append((task, slot))
+                continue
+            idle.remove(worker)
+            request = task.units[slot].request
+            worker.job = (task, slot)
+            timeout = request.get("timeout_s", self.config.timeout_s)
+            worker.deadline = time.monotonic() + timeout + self.config.worker_grace_s
+            try:
+                wire.send(worker.fd_in, request)
+            except OSError:
+                self._replace(worker, "worker died before taking the job")
+        self._pending.extendleft(reversed(skipped))
+
+    def _wait(self) -> None:
+        busy = [w for w in self._workers if w.job is not None]
+        timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic()) if busy else None
+        for key, _ in self._sel.select(timeout):
+            worker = key.data
+            try:
+                data = os.read(worker.fd_out, 1 << 20)
+                frames = worker.reader.feed(data) if data else None
+            except (OSError, codec.BadFrame):
+                frames = None
+            if frames is None:
+                self._replace(worker, "worker process died")
+                continue
+            for reply in frames:
+                self._deliver(worker, reply)
+        now = time.monotonic()
+        for worker in [w for w in self._workers if w.job is not None and now > w.deadline]:
+            self._replace(worker, "worker unresponsive past the deadline")
+
+    def _deliver(self, worker: _Worker, reply: object) -> None:
+        if worker.job is None or type(reply) is not dict:
+            return
+        task, slot = worker.job
+        worker.job = None
+        reply["worker"] = worker.serial
+        task.replies[slot] = reply
+        task.missing -= 1
+        if task.missing == 0:
+            self._advance(task, task.replies)
+
+    def _replace(self, worker: _Worker, why: str) -> None:
+        """Kills and respawns a worker; its job (if any) gets an error reply instead of being lost."""
+        self._sel.unregister(worker.fd_out)
+        worker.kill()
+        self.restarts += 1
+        log.warning("executor worker %d (pid %d): %s; restarting", worker.index, worker.proc.pid, why)
+        fresh = _Worker(worker.index, self.config)
+        fresh.handshake()
+        self._workers[self._workers.index(worker)] = fresh
+        self._sel.register(fresh.fd_out, selectors.EVENT_READ, fresh)
+        self._deliver(worker, {"status": J.ERROR, "error_type": "WorkerLost", "message": why})
+
+    def _abandon(self) -> None:
+        """On early exit from submit (caller stopped iterating): busy workers would answer late, so replace them."""
+        for worker in [w for w in self._workers if w.job is not None]:
+            worker.job = None
+            self._replace(worker, "abandoned by the caller")

@@ -1,0 +1,146 @@
+"""AST checks that run before any model code does: program shape, banned names, restricted answers.
+
+These checks are a filter, not the sandbox: they reject most hostile or nondeterministic programs cheaply
+and with a clear reason (`banned`, `syntax`), while the isolation in sandbox.py holds for programs that get
+past them. They run inside the job's sandboxed child, before the program executes, so a parser bomb in a
+program or answer costs a child, never a worker.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from azr_jax.executor.literals import LiteralError, call_tree
+
+# Calls an answer may make besides the task's own classes: the ones canonical reprs contain.
+_LITERAL_CALLS = frozenset({"float", "complex", "set", "frozenset"})
+_ANSWER_NODES = (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp, ast.Call,
+                 ast.Name, ast.keyword, ast.Load, ast.USub, ast.UAdd, ast.Add, ast.Sub)
+
+
+class Rejected(Exception):
+    """A program or expression refused before running; `status` is 'syntax' or 'banned'."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_program(code: object, max_chars: int) -> ast.Module:
+    if type(code) is not str:
+        raise Rejected("syntax", "program is not a string")
+    if len(code) > max_chars:
+        raise Rejected("syntax", f"program longer than {max_chars} characters")
+    try:
+        return ast.parse(code, "<program>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as e:
+        raise Rejected("syntax", f"{type(e).__name__}: {e}"[:300]) from None
+
+
+def check_banned(tree: ast.AST, modules: frozenset, names: frozenset, attributes: frozenset) -> None:
+    """Refuses imports of banned modules, banned names and attribute paths to frames/classes/globals."""
+    for node in ast.walk(tree):
+        t = type(node)
+        if t is ast.Import:
+            roots = [a.name.split(".")[0] for a in node.names]
+        elif t is ast.ImportFrom:
+            if node.level:
+                raise Rejected("banned", "relative import")
+            roots = [(node.module or "").split(".")[0]]
+        elif t is ast.Name:
+            roots = []
+            if node.id in names or node.id in modules:
+                raise Rejected("banned", f"use of banned name {node.id!r}")
+        elif t is ast.Attribute:
+            roots = []
+            if node.attr in attributes:
+                raise Rejected("banned", f"access to banned attribute {node.attr!r}")
+        else:
+            continue
+        for root in roots:
+            if root in modules:
+                raise Rejected("banned", f"import of banned module {root!r}")
+
+
+def _returns_value(func: ast.FunctionDef) -> bool:
+    stack = list(func.body)
+    while stack:
+        node = stack.pop()
+        if type(node) is ast.Return and node.value is not None:
+            return True
+        if type(node) not in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def entry_function(tree: ast.Module) -> str:
+    """Name of the single top-level function (the entry point the executor calls as `f`)."""
+    funcs = [n for n in tree.body if type(n) in (ast.FunctionDef, ast.AsyncFunctionDef)]
+    if len(funcs) != 1:
+        raise Rejected("syntax", f"expected exactly one top-level function, found {len(funcs)}")
+    func = funcs[0]
+    if type(func) is ast.AsyncFunctionDef:
+        raise Rejected("syntax", "the entry function is async")
+    a = func.args
+    if not (a.posonlyargs or a.args or a.kwonlyargs or a.vararg or a.kwarg):
+        raise Rejected("syntax", "the entry function takes no parameter")
+    if not _returns_value(func):
+        raise Rejected("syntax", "the entry function never returns a value")
+    return func.name
+
+
+def class_names(tree: ast.Module) -> frozenset:
+    """Top-level classes of a program: the only callables an answer may use besides literal calls."""
+    return frozenset(n.name for n in tree.body if type(n) is ast.ClassDef)
+
+
+def input_call(args_text: str, max_chars: int, modules: frozenset, names: frozenset,
+               attributes: frozenset) -> ast.Expression:
+    """`f(<input>)` for a proposer's input: any expression that passes the banned-name filter."""
+    try:
+        call = call_tree(args_text, max_chars)
+    except LiteralError as e:
+        raise Rejected("syntax", f"input: {e}") from None
+    check_banned(call, modules, names, attributes)
+    return ast.fix_missing_locations(ast.Expression(call))
+
+
+def _check_answer_node(node: ast.AST, callables: frozenset) -> None:
+    for sub in ast.walk(node):
+        if not isinstance(sub, _ANSWER_NODES):
+            raise Rejected("syntax", f"answer may not contain {type(sub).__name__}")
+        if type(sub) is ast.Call:
+            if type(sub.func) is not ast.Name or sub.func.id not in callables:
+                raise Rejected("syntax", "answer may only call the task's own classes")
+            if any(type(a) is ast.Starred for a in sub.args) or any(k.arg is None for k in sub.keywords):
+                raise Rejected("syntax", "answer may not unpack with * or **")
+        elif type(sub) is ast.Name and sub.id not in callables:
+            raise Rejected("syntax", f"answer may not refer to {sub.id!r}")
+        elif type(sub) is ast.Constant and sub.value is Ellipsis:
+            raise Rejected("syntax", "answer may not contain ...")
+
+
+def answer_call(args_text: str, max_chars: int, classes: frozenset) -> ast.Expression:
+    """`f(<answer>)` for a solver's argument list: literals and the task's classes, nothing else.
+
+    A solver knows the gold output, so an answer that could run code could make the check report it;
+    restricting answers to data keeps the only code in a check the task's own (validated) program."""
+    try:
+        call = call_tree(args_text, max_chars)
+    except LiteralError as e:
+        raise Rejected("syntax", f"answer: {e}") from None
+    for part in list(call.args) + [k.value for k in call.keywords]:
+        _check_answer_node(part, classes | _LITERAL_CALLS)
+    return ast.fix_missing_locations(ast.Expression(call))
+
+
+def answer_value(text: str, max_chars: int, classes: frozenset) -> ast.Expression:
+    """A solver's output answer as an expression of literals and the task's classes (deduction)."""
+    if type(text) is not str or len(text) > max_chars:
+        raise Rejected("syntax", f"answer not a string of at most {max_chars} characters")
+    try:
+        tree = ast.parse(text.strip(), "<answer>", "eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        raise Rejected("syntax", f"answer: {type(e).__name__}") from None
+    _check_answer_node(tree.body, classes | _LITERAL_CALLS)
+    return tree

