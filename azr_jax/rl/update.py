@@ -1,0 +1,118 @@
+"""The policy-gradient update: loss over micro-batches, exact token-mean gradient, guarded AdamW step.
+
+Pure functions of (params, opt_state, batch); `azr_jax.rl.signatures` jits them with shardings and
+donation. Gradients of the loss *sum* are accumulated over micro-batches and divided once by the total
+number of response tokens, so any micro-batch size gives the full-batch token-mean gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding
+
+from azr_jax.parallel.rules import DEFAULT_RULES, MeshAxes, logical_to_spec
+from azr_jax.rl.batch import TrainBatch, split_micro_batches
+from azr_jax.rl.config import RLConfig
+from azr_jax.rl.logprobs import token_logprobs_and_entropy
+from azr_jax.rl.loss import ppo_clip_loss
+from azr_jax.rl.metrics import SumCount
+
+
+def batch_loss(params: nnx.State, graphdef: nnx.GraphDef, batch: TrainBatch, config: RLConfig,
+               mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES
+               ) -> tuple[SumCount, dict[str, Any]]:
+    """(loss SumCount, metrics) of the PPO-clipped loss on `batch` under `params`."""
+    logp_bt, entropy_bt = token_logprobs_and_entropy(
+        graphdef, params, batch.tokens_bt, batch.mask_bt, chunk_size=config.logprob_chunk_size,
+        temperature=config.sampling_temperature, mesh=mesh, rules=rules)
+    if not config.entropy_coef:  # metric only: no backward pass through the entropy
+        entropy_bt = jax.lax.stop_gradient(entropy_bt)
+    loss, metrics = ppo_clip_loss(logp_bt, batch.old_logprobs_bt, batch.advantages_bt, batch.response_mask_bt,
+                                  entropy_bt, config)
+    valid_bt = batch.response_mask_bt.astype(jnp.bool_)
+    diff_bt = jnp.where(valid_bt, jnp.abs(jax.lax.stop_gradient(logp_bt) - batch.old_logprobs_bt), 0.0)
+    metrics["logprob_max_abs_diff"] = jnp.max(diff_bt, initial=0.0)
+    return loss, metrics
+
+
+def accumulate_gradients(params: nnx.State, graphdef: nnx.GraphDef, batch: TrainBatch, config: RLConfig,
+                         mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES,
+                         param_shardings: nnx.State | None = None):
+    """(token-mean gradient, loss SumCount, metrics) over the whole batch, one micro-batch at a time.
+
+    The gradient is sum over micro-batches of d(loss sum)/d(params), divided once by the total token
+    count (0 gradient when there are no response tokens). Accumulation is in float32; the result has
+    the parameters' dtype. Metrics: SumCounts add up, `logprob_max_abs_diff` takes the max.
+    """
+
+    def sum_and_grad(micro: TrainBatch):
+        def loss_sum(p):
+            loss, metrics = batch_loss(p, graphdef, micro, config, mesh, rules)
+            return loss.sum, (loss, metrics)
+
+        (_, (loss, metrics)), grads = jax.value_and_grad(loss_sum, has_aux=True)(params)
+        return jax.tree.map(lambda g: g.astype(jnp.float32), grads), loss, metrics
+
+    micro_batch_size = config.micro_batch_size or batch.shape[0]
+    if micro_batch_size >= batch.shape[0]:
+        grads, loss, metrics = sum_and_grad(batch)
+    else:
+        micro_batches = _constrain(split_micro_batches(batch, micro_batch_size), mesh, rules, (None, "batch", "length"))
+
+        def step(carry, micro):
+            micro = _constrain(micro, mesh, rules, ("batch", "length"))
+            grads, loss, metrics = sum_and_grad(micro)
+            acc_grads, acc_loss, acc_metrics = carry
+            acc_grads = jax.tree.map(jnp.add, acc_grads, grads)
+            if param_shardings is not None:
+                acc_grads = jax.lax.with_sharding_constraint(acc_grads, param_shardings)
+            return (acc_grads, acc_loss + loss, _combine_metrics(acc_metrics, metrics)), None
+
+        first = jax.tree.map(lambda x: x[0], micro_batches)
+        zero_metrics = jax.tree.map(jnp.zeros_like, jax.eval_shape(lambda: sum_and_grad(first)[2]))
+        zero_grads = jax.tree.map(lambda p: jnp.zeros(p.shape, jnp.float32), params)
+        if param_shardings is not None:
+            zero_grads = jax.lax.with_sharding_constraint(zero_grads, param_shardings)
+        (grads, loss, metrics), _ = jax.lax.scan(step, (zero_grads, SumCount.zero(), zero_metrics), micro_batches)
+    grads = jax.tree.map(lambda g, p: (g / jnp.maximum(loss.count, 1.0)).astype(p.dtype), grads, params)
+    return grads, loss, metrics
+
+
+def update_step(params: nnx.State, opt_state, batch: TrainBatch, *, graphdef: nnx.GraphDef,
+                optimizer: optax.GradientTransformation, config: RLConfig, mesh: Mesh | None = None,
+                rules: Mapping[str, MeshAxes] = DEFAULT_RULES, param_shardings: nnx.State | None = None):
+    """One optimizer step: (new params, new opt state, metrics).
+
+    Guard: if the loss or the gradient norm is not finite, or the batch has no response tokens, the
+    old params and opt state are returned unchanged and metrics["update_applied"] is False.
+    Metrics: loss and the loss metrics as SumCounts; grad_norm (before clipping), num_tokens,
+    logprob_max_abs_diff, update_applied as scalars.
+    """
+    grads, loss, metrics = accumulate_gradients(params, graphdef, batch, config, mesh, rules, param_shardings)
+    grad_norm = optax.tree.norm(grads)
+    updates, new_opt_state = optimizer.update(grads, opt_state, params)
+    new_params = optax.apply_updates(params, updates)
+    applied = jnp.isfinite(loss.sum) & jnp.isfinite(grad_norm) & (loss.count > 0)
+    keep_if_applied = lambda new, old: jnp.where(applied, new, old)
+    new_params = jax.tree.map(keep_if_applied, new_params, params)
+    new_opt_state = jax.tree.map(keep_if_applied, new_opt_state, opt_state)
+    metrics = {"loss": loss, **metrics, "grad_norm": grad_norm, "num_tokens": loss.count, "update_applied": applied}
+    return new_params, new_opt_state, metrics
+
+
+def _combine_metrics(total: dict, new: dict) -> dict:
+    return {name: jnp.maximum(total[name], new[name]) if name == "logprob_max_abs_diff" else total[name] + new[name]
+            for name in total}
+
+
+def _constrain(batch: TrainBatch, mesh: Mesh | None, rules, logical_axes) -> TrainBatch:
+    if mesh is None:
+        return batch
+    return jax.tree.map(
+        lambda x: jax.lax.with_sharding_constraint(x, NamedSharding(mesh, logical_to_spec(logical_axes, x.shape, mesh, rules))),
+        batch)
