@@ -1,0 +1,111 @@
+"""The typed config of a training run, loaded by name from configs/ or from a file, with overrides.
+
+    config = load_run_config("tiny", {"rl.learning_rate": "1e-6", "steps": "3"})
+
+A config file defines `get_config() -> RunConfig`. Unknown names and keys fail at once with a message
+that names them and lists the close matches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Mapping
+
+from azr_jax.azr.config import AZRConfig
+from azr_jax.config_overrides import ConfigError, apply_overrides, unknown_key_message
+from azr_jax.parallel.mesh import MeshConfig
+from azr_jax.rl.config import RLConfig
+
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """Which network to train and where its starting weights come from."""
+
+    preset: str = "tiny-qwen2"  # architecture (azr_jax.model.config presets) for random initial weights
+    vocab_size: int | None = None  # overrides the preset's vocabulary (random weights with a tiny tokenizer)
+    checkpoint: str | None = None  # converted base weights (launch/convert_hf.py); overrides `preset`
+    tokenizer: str | None = None  # None: the checkpoint's tokenizer, or a tiny BPE built for random weights
+    param_dtype: str = "float32"
+    compute_dtype: str = "float32"
+    remat: str = "none"
+    scan_layers: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationConfig:
+    """Sampling for every rollout of a self-play step (AZR_SPEC: temperature 1, top_p 1)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    max_prompt_tokens: int = 6144
+    max_response_tokens: int = 8096
+
+    def __post_init__(self):
+        for name in ("max_prompt_tokens", "max_response_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"GenerationConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    name: str = "tiny"
+    model: ModelSource = ModelSource()
+    mesh: MeshConfig = MeshConfig()
+    generation: GenerationConfig = GenerationConfig()
+    azr: AZRConfig = AZRConfig()
+    rl: RLConfig = RLConfig()
+    executor_pool_size: int = 0  # sandbox worker processes per host; 0: one per CPU core
+    steps: int = 500
+    checkpoint_every: int = 10
+    keep_checkpoints: int = 3
+    eval_every: int = 0  # 0: no evaluation during training
+    log_every: int = 1
+    seed: int = 0
+    seed_max_rounds: int = 64  # seeding stops here even if the buffers are short (random weights never fill them)
+    workdir: str = "workdir"
+
+    def __post_init__(self):
+        for name in ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "seed_max_rounds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"RunConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_every < 0:
+            raise ValueError(f"RunConfig.eval_every must be >= 0, got {self.eval_every}")
+
+
+def available_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIGS_DIR.glob("*.py") if not p.stem.startswith("_"))
+
+
+def _load_file(path: Path) -> RunConfig:
+    # Config files may share code through the `configs` package beside the library.
+    if str(CONFIGS_DIR.parent) not in sys.path:
+        sys.path.append(str(CONFIGS_DIR.parent))
+    spec = importlib.util.spec_from_file_location(f"azr_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"config file {path} defines no get_config()")
+    config = module.get_config()
+    if not isinstance(config, RunConfig):
+        raise ConfigError(f"config file {path}: get_config() returned {type(config).__name__}, not RunConfig")
+    return config
+
+
+def load_run_config(name_or_path: str, overrides: Mapping[str, str] | None = None) -> RunConfig:
+    """The named config (a file in configs/) or the config file at a path, with dotted overrides."""
+    if name_or_path.endswith(".py") or os.sep in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {name_or_path}")
+    else:
+        path = CONFIGS_DIR / f"{name_or_path}.py"
+        if not path.is_file():
+            raise ConfigError(unknown_key_message("config name", name_or_path, available_configs()))
+    return apply_overrides(_load_file(path), overrides or {})

@@ -1,0 +1,363 @@
+"""One Absolute Zero self-play step: propose -> validate -> learnability rollouts -> solve -> verify ->
+rewards -> TRR++ advantages -> the training batch (the update itself is the trainer's).
+
+Device work is batched into two generate calls per step:
+  1. every proposer prompt (B per task type) together with every solver prompt (B per task type; the
+     solver batch of step t is built from the tasks proposed at t-1, so it is known before step t
+     samples anything);
+  2. n learnability rollouts for each new valid task.
+The executor checks the solver answers of call 1 on a host thread while call 2 runs on the device.
+
+All randomness of step t derives from (seed, t): a run resumed from a checkpoint of step t makes the
+same choices as one that never stopped, given the same buffers (which the checkpoint holds).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import time
+from typing import Sequence
+
+import numpy as np
+
+from azr_jax.azr import grounding
+from azr_jax.azr.buffers import TaskBuffers
+from azr_jax.azr.parsing import ParseOptions, parse_proposal, parse_solution
+from azr_jax.azr.prompts import proposer_prompt, solver_prompt
+from azr_jax.azr.rewards import proposer_rewards, solver_rewards
+from azr_jax.azr.tasks import InductionTask, Proposal, TaskType, Triplet
+from azr_jax.rl.advantages import trr_group_id
+from azr_jax.run_config import RunConfig
+from azr_jax.sampling import Sampler, SamplingParams
+
+# AZR_SPEC step order: abduction, deduction, induction; every per-type list follows it.
+TASK_ORDER = (TaskType.ABDUCTION, TaskType.DEDUCTION, TaskType.INDUCTION)
+STOP_STRINGS = ("</answer>",)
+_TRAINING, _SEEDING = 0, 1  # RNG stream tags: step t of training, round r of buffer seeding
+
+
+@dataclasses.dataclass
+class Rollout:
+    """One sampled response and what became of it."""
+
+    role: str  # "propose" or "solve"
+    task_type: TaskType
+    prompt_ids: list[int]
+    response_ids: list[int]
+    logprobs: np.ndarray
+    text: str
+    reward: float = 0.0
+
+    @property
+    def group(self) -> int:
+        return trr_group_id(self.role, self.task_type.executor_name)
+
+
+@dataclasses.dataclass
+class StepResult:
+    rollouts: list[Rollout]  # the sequences trained on: proposer responses, then solver responses
+    scalars: dict[str, float]
+    texts: dict[str, str]
+    new_tasks: dict[TaskType, list]
+
+
+class SelfPlay:
+    """Holds what persists between steps on the host: buffers and the tasks new since the last step."""
+
+    def __init__(self, config: RunConfig, tokenizer, sampler: Sampler, executor, buffers: TaskBuffers,
+                 stop_sequences: Sequence[Sequence[int]]):
+        self.config = config
+        self.azr = config.azr
+        self.tokenizer = tokenizer
+        self.sampler = sampler
+        self.executor = executor
+        self.buffers = buffers
+        self.new_tasks: dict[TaskType, list] = {t: [] for t in TaskType}
+        self.parse_options = ParseOptions.from_config(config.azr)
+        self._stops = tuple(tuple(s) for s in stop_sequences)
+        self._host_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="azr-executor")
+
+    def close(self):
+        self._host_thread.shutdown(wait=True)
+
+    # --- host state for checkpoints -------------------------------------------------------------------
+
+    def host_state(self) -> dict:
+        return {"buffers": self.buffers.to_dict(),
+                "new_tasks": {t.value: [task.to_dict() for task in tasks] for t, tasks in self.new_tasks.items()}}
+
+    def load_host_state(self, state: dict) -> None:
+        self.buffers = TaskBuffers.from_dict(state["buffers"])
+        self.new_tasks = {TaskType(k): [_task_from_dict(TaskType(k), d) for d in v]
+                          for k, v in state["new_tasks"].items()}
+
+    # --- pieces ---------------------------------------------------------------------------------------
+
+    def _encode_prompt(self, build, max_refs: int) -> list[int] | None:
+        """Token ids of the prompt `build(k)` with the most references k <= max_refs that fits."""
+        for k in range(max_refs, -1, -1):
+            ids = self.tokenizer.encode(build(k), add_bos=True)
+            if len(ids) <= self.config.generation.max_prompt_tokens:
+                return ids
+        return None
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        # A model's embedding table may be larger than its tokenizer: ids past the tokenizer's end carry no text.
+        return self.tokenizer.decode([i for i in ids if 0 <= i < self.tokenizer.vocab_size])
+
+    def _generate(self, params, prompts: list[list[int]], n: int, seed: int):
+        g = self.config.generation
+        sampling = SamplingParams(temperature=g.temperature, top_p=g.top_p, top_k=g.top_k,
+                                  max_new_tokens=g.max_response_tokens, n=n, stop_sequences=self._stops,
+                                  eos_ids=tuple(self.tokenizer.eos_ids))
+        return self.sampler.generate(params, prompts, sampling, seed=seed)
+
+    def proposer_prompts(self, rng: np.random.Generator) -> list[tuple[TaskType, list[int] | None, object]]:
+        """(type, prompt ids or None when too long, the induction program's triplet) for B proposals per type."""
+        out = []
+        for task_type in TASK_ORDER:
+            for _ in range(self.azr.batch_size):
+                refs = self.buffers.references(task_type, self.azr.num_references, rng)
+                if task_type is TaskType.INDUCTION:
+                    build = lambda k, refs=refs: proposer_prompt(task_type, refs,
+                                                                 num_inputs=self.azr.induction_num_inputs)
+                    out.append((task_type, self._encode_prompt(build, 0) if refs else None, refs[0] if refs else None))
+                else:
+                    build = lambda k, refs=refs, t=task_type: proposer_prompt(t, refs[:k], banned=self.azr.banned_modules)
+                    out.append((task_type, self._encode_prompt(build, len(refs)), None))
+        return out
+
+    def solver_tasks(self, rng: np.random.Generator) -> list[tuple[TaskType, object]]:
+        out = []
+        for task_type in TASK_ORDER:
+            batch = self.buffers[task_type].solver_batch(self.new_tasks[task_type], self.azr.batch_size, rng)
+            out.extend((task_type, task) for task in batch)
+        return out
+
+    # --- the step -------------------------------------------------------------------------------------
+
+    def step(self, params, step: int, seed: int) -> StepResult:
+        rng = np.random.default_rng([seed, _TRAINING, step])
+        timings = {"sampling": 0.0, "executor_wait": 0.0, "executor_busy": 0.0, "host": 0.0}
+        t0 = time.perf_counter()
+
+        proposer_items = self.proposer_prompts(rng)
+        solver_items = self.solver_tasks(rng)
+        solver_prompt_ids = [self._encode_prompt(lambda k, t=t, task=task: solver_prompt(t, task), 0)
+                             for t, task in solver_items]
+        prompts = [p for _, p, _ in proposer_items if p is not None] + [p for p in solver_prompt_ids if p is not None]
+        timings["host"] += time.perf_counter() - t0
+
+        t = time.perf_counter()
+        output = self._generate(params, prompts, n=1, seed=_seed(seed, _TRAINING, step, 1)) if prompts else None
+        timings["sampling"] += time.perf_counter() - t
+        rows = iter(output.rows if output else [])
+
+        t = time.perf_counter()
+        proposals, proposer_rollouts = [], []
+        for task_type, prompt_ids, source in proposer_items:
+            if prompt_ids is None:
+                continue
+            row = next(rows)
+            rollout = Rollout("propose", task_type, prompt_ids, list(row.tokens), np.asarray(row.logprobs),
+                              self._decode(row.tokens))
+            parsed = parse_proposal(rollout.text, task_type, self.parse_options)
+            proposals.append((parsed, grounding.proposal_from_parse(parsed, source.program if source else None)))
+            proposer_rollouts.append(rollout)
+        solver_rollouts, solver_answers, solved_tasks, solved_types = [], [], [], []
+        for (task_type, task), prompt_ids in zip(solver_items, solver_prompt_ids):
+            if prompt_ids is None:
+                continue
+            row = next(rows)
+            rollout = Rollout("solve", task_type, prompt_ids, list(row.tokens), np.asarray(row.logprobs),
+                              self._decode(row.tokens))
+            solver_answers.append(parse_solution(rollout.text, task_type, self.parse_options))
+            solver_rollouts.append(rollout)
+            solved_tasks.append(task)
+            solved_types.append(task_type)
+        timings["host"] += time.perf_counter() - t
+
+        # Validation must finish before the learnability rollouts can be prompted.
+        t = time.perf_counter()
+        to_validate = [p for _, p in proposals if p is not None]
+        outcomes = iter(grounding.validate_proposals(self.executor, to_validate, self.azr))
+        validated = [next(outcomes) if p is not None else None for _, p in proposals]
+        timings["executor_wait"] += time.perf_counter() - t
+        timings["executor_busy"] += time.perf_counter() - t
+
+        # Solver answers are checked on the host thread while the device samples learnability rollouts.
+        def check_solver_answers():
+            start = time.perf_counter()
+            verdicts = _check(self.executor, solved_tasks, solver_answers, solved_types)
+            return verdicts, time.perf_counter() - start
+
+        solver_check = self._host_thread.submit(check_solver_answers)
+
+        t = time.perf_counter()
+        new_tasks = [v.task if v is not None and v.valid else None for v in validated]
+        fresh = [(i, task) for i, task in enumerate(new_tasks) if task is not None]
+        rollout_prompts = [self._encode_prompt(lambda k, task=task, tt=proposer_rollouts[i].task_type:
+                                               solver_prompt(tt, task), 0) for i, task in fresh]
+        runnable = [(i, task, p) for (i, task), p in zip(fresh, rollout_prompts) if p is not None]
+        timings["host"] += time.perf_counter() - t
+        n = self.azr.learnability_rollouts
+        learn_verdicts: dict[int, list[bool]] = {}
+        if runnable:
+            t = time.perf_counter()
+            learn_out = self._generate(params, [p for _, _, p in runnable], n=n, seed=_seed(seed, _TRAINING, step, 2))
+            timings["sampling"] += time.perf_counter() - t
+            t = time.perf_counter()
+            answers, tasks, types = [], [], []
+            for k, (i, task, _) in enumerate(runnable):
+                for row in learn_out.samples_of(k):
+                    answers.append(parse_solution(self._decode(row.tokens), proposer_rollouts[i].task_type,
+                                                  self.parse_options))
+                    tasks.append(task)
+                    types.append(proposer_rollouts[i].task_type)
+            timings["host"] += time.perf_counter() - t
+            t = time.perf_counter()
+            # Through the host thread, behind the solver checks: the executor serves one caller at a time.
+            verdicts = self._host_thread.submit(_check, self.executor, tasks, answers, types).result()
+            timings["executor_wait"] += time.perf_counter() - t
+            timings["executor_busy"] += time.perf_counter() - t
+            for k, (i, _, _) in enumerate(runnable):
+                learn_verdicts[i] = verdicts[k * n:(k + 1) * n]
+
+        t = time.perf_counter()
+        solver_verdicts, busy = solver_check.result()
+        timings["executor_wait"] += time.perf_counter() - t
+        timings["executor_busy"] += busy
+
+        t = time.perf_counter()
+        # A valid task whose rollout prompt did not fit cannot be scored; it counts as invalid.
+        valid = [i in learn_verdicts for i in range(len(proposer_rollouts))]
+        format_ok = [parsed.format_ok for parsed, _ in proposals]
+        p_rewards = proposer_rewards(format_ok, valid, [learn_verdicts.get(i) for i in range(len(valid))],
+                                     self.azr.rewards)
+        s_rewards = solver_rewards([a.format_ok for a in solver_answers], solver_verdicts, self.azr.rewards)
+        for rollout, reward in zip(proposer_rollouts + solver_rollouts, p_rewards + s_rewards):
+            rollout.reward = reward
+
+        added = {t: [] for t in TaskType}
+        for rollout, task, ok in zip(proposer_rollouts, new_tasks, valid):
+            if ok and self.buffers[rollout.task_type].add(task):
+                added[rollout.task_type].append(task)
+        self.new_tasks = added
+        scalars, texts = _step_metrics(proposer_rollouts, solver_rollouts, format_ok, valid, learn_verdicts,
+                                       solver_answers, solver_verdicts, self.buffers, added, timings)
+        timings["host"] += time.perf_counter() - t
+        scalars.update({f"time/{k}_s": v for k, v in timings.items()})
+        return StepResult(proposer_rollouts + solver_rollouts, scalars, texts, added)
+
+    def seed_round(self, params, round_index: int, seed: int) -> dict[TaskType, int]:
+        """One seeding round: propose without training, keep the valid tasks. Returns tasks added per type."""
+        rng = np.random.default_rng([seed, _SEEDING, round_index])
+        items = self.proposer_prompts(rng)
+        prompts = [p for _, p, _ in items if p is not None]
+        if not prompts:
+            return {t: 0 for t in TaskType}
+        output = self._generate(params, prompts, n=1, seed=_seed(seed, _SEEDING, round_index, 1))
+        rows = iter(output.rows)
+        proposals = []
+        for task_type, prompt_ids, source in items:
+            if prompt_ids is None:
+                continue
+            parsed = parse_proposal(self._decode(next(rows).tokens), task_type, self.parse_options)
+            proposals.append(grounding.proposal_from_parse(parsed, source.program if source else None))
+        checked = [p for p in proposals if p is not None]
+        added = {t: 0 for t in TaskType}
+        for proposal, outcome in zip(checked, grounding.validate_proposals(self.executor, checked, self.azr)):
+            if outcome.valid and self.buffers[proposal.task_type].add(outcome.task):
+                added[proposal.task_type] += 1
+        return added
+
+
+def _seed(*key: int) -> int:
+    """A sampling seed for a key such as (run seed, _TRAINING, step, call), spread over 31 bits."""
+    return int(np.random.default_rng(list(key)).integers(2**31 - 1))
+
+
+def _task_from_dict(task_type: TaskType, d: dict):
+    return InductionTask.from_dict(d) if task_type is TaskType.INDUCTION else Triplet.from_dict(d)
+
+
+def _check(executor, tasks, answers, task_types) -> list[bool]:
+    """Verdicts for parsed solver answers; a malformed answer (no solution) is wrong."""
+    if not tasks:
+        return []
+    return grounding.check_answers(executor, tasks, [a.solution for a in answers], task_types)
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _step_metrics(proposer_rollouts, solver_rollouts, format_ok, valid, learn_verdicts, solver_answers,
+                  solver_verdicts, buffers, added, timings):
+    scalars: dict[str, float] = {}
+    texts: dict[str, str] = {}
+    for task_type in TASK_ORDER:
+        name = task_type.executor_name
+        idx = [i for i, r in enumerate(proposer_rollouts) if r.task_type is task_type]
+        scalars[f"propose/{name}/reward"] = _mean(proposer_rollouts[i].reward for i in idx)
+        scalars[f"propose/{name}/format_rate"] = _mean(format_ok[i] for i in idx)
+        scalars[f"propose/{name}/valid_rate"] = _mean(valid[i] for i in idx)
+        scalars[f"propose/{name}/solve_rate"] = _mean(_mean(learn_verdicts[i]) for i in idx if i in learn_verdicts)
+        scalars[f"propose/{name}/response_tokens"] = _mean(len(proposer_rollouts[i].response_ids) for i in idx)
+        sidx = [i for i, r in enumerate(solver_rollouts) if r.task_type is task_type]
+        scalars[f"solve/{name}/reward"] = _mean(solver_rollouts[i].reward for i in sidx)
+        scalars[f"solve/{name}/accuracy"] = _mean(solver_verdicts[i] for i in sidx)
+        scalars[f"solve/{name}/format_rate"] = _mean(solver_answers[i].format_ok for i in sidx)
+        scalars[f"solve/{name}/response_tokens"] = _mean(len(solver_rollouts[i].response_ids) for i in sidx)
+        scalars[f"buffer/{name}/size"] = float(len(buffers[task_type]))
+        scalars[f"buffer/{name}/added"] = float(len(added[task_type]))
+        programs = [t.program for t in added[task_type]]
+        if programs:
+            scalars[f"tasks/{name}/program_chars"] = _mean(len(p) for p in programs)
+            scalars[f"tasks/{name}/program_lines"] = _mean(p.count("\n") + 1 for p in programs)
+            scalars[f"tasks/{name}/distinct_programs"] = float(len(set(programs)))
+            example = added[task_type][0]
+            texts[f"tasks/{name}"] = "```python\n" + example.program + "\n```\n" + str(example.to_dict())[:2000]
+        if idx:
+            texts[f"samples/propose_{name}"] = proposer_rollouts[idx[0]].text[:4000]
+        if sidx:
+            texts[f"samples/solve_{name}"] = solver_rollouts[sidx[0]].text[:4000]
+    scalars["propose/reward"] = _mean(r.reward for r in proposer_rollouts)
+    scalars["propose/valid_rate"] = _mean(valid)
+    scalars["solve/reward"] = _mean(r.reward for r in solver_rollouts)
+    scalars["solve/accuracy"] = _mean(solver_verdicts)
+    return scalars, texts
+
+
+def assemble_batch(rollouts: Sequence[Rollout], num_rows: int, response_len: int, prompt_buckets: Sequence[int]):
+    """Numpy arrays of the training batch: each row a left-padded prompt then a right-padded response.
+
+    Rows beyond the rollouts are empty (all masks False), so the batch shape depends only on the
+    config and the prompt-length bucket: the update step compiles once per bucket.
+    Returns (tokens, mask, response_mask, old_logprobs, rewards, group_ids).
+    """
+    if len(rollouts) > num_rows:
+        raise ValueError(f"{len(rollouts)} rollouts do not fit a batch of {num_rows} rows")
+    longest = max((len(r.prompt_ids) for r in rollouts), default=1)
+    prompt_len = next((b for b in sorted(prompt_buckets) if b >= longest), None)
+    if prompt_len is None:
+        raise ValueError(f"prompt of {longest} tokens exceeds the largest bucket {max(prompt_buckets)}")
+    total = prompt_len + response_len
+    tokens = np.zeros((num_rows, total), np.int32)
+    mask = np.zeros((num_rows, total), bool)
+    response_mask = np.zeros((num_rows, total), bool)
+    old_logprobs = np.zeros((num_rows, total), np.float32)
+    rewards = np.zeros((num_rows,), np.float32)
+    groups = np.full((num_rows,), -1, np.int32)
+    for b, r in enumerate(rollouts):
+        p, n = len(r.prompt_ids), len(r.response_ids)
+        tokens[b, prompt_len - p:prompt_len] = r.prompt_ids
+        tokens[b, prompt_len:prompt_len + n] = r.response_ids
+        mask[b, prompt_len - p:prompt_len + n] = True
+        response_mask[b, prompt_len:prompt_len + n] = True
+        old_logprobs[b, prompt_len:prompt_len + n] = r.logprobs[:n]
+        rewards[b] = r.reward
+        groups[b] = r.group
+    return tokens, mask, response_mask, old_logprobs, rewards, groups

@@ -1,0 +1,254 @@
+"""The training loop: initialise or restore, seed the buffers, run self-play steps, checkpoint, log.
+
+This is the one module (with launch/) that knows every part: model, mesh, sampler, executor, AZR
+text side, RL update, checkpoints and monitoring.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from azr_jax.azr import grounding
+from azr_jax.azr.buffers import TaskBuffers
+from azr_jax.azr.prompts import proposer_prompt, solver_prompt
+from azr_jax.azr.tasks import InductionTask, TaskType, identity_triplet
+from azr_jax.executor import ExecutorService
+from azr_jax.checkpoint.model_checkpoint import load_model, tokenizer_path
+from azr_jax.checkpoint.train_checkpoints import TrainCheckpoints, abstract_like
+from azr_jax.model.config import get_model_config
+from azr_jax.model.functional import create_model
+from azr_jax.monitoring import MetricsWriter, SafetyMonitor, format_progress
+from azr_jax.monitoring.flops import total_peak_flops
+from azr_jax.parallel.mesh import make_mesh
+from azr_jax.rl import (TrainBatch, batch_shardings, compute_advantages, init_opt_state, jit_update_step,
+                        make_optimizer, opt_state_shardings)
+from azr_jax.rl.advantages import NUM_TRR_GROUPS
+from azr_jax.parallel.sharding import param_shardings
+from azr_jax.run_config import RunConfig
+from azr_jax.sampling import Sampler
+from azr_jax.selfplay import STOP_STRINGS, SelfPlay, assemble_batch
+from azr_jax.tokenizer import load_tokenizer, stop_token_sequences
+
+
+TINY_VOCAB = 1024  # learned BPE tokens of the tokenizer built for random-weight runs
+
+
+def template_corpus() -> tuple[str, ...]:
+    """Every prompt kind, filled with the seed task: the text a random-weight run tokenizes most."""
+    seed = identity_triplet()
+    induction = InductionTask(seed.program, tuple(f"{i}" for i in range(10)), tuple(f"{i}" for i in range(10)),
+                              "return the argument unchanged")
+    texts = [proposer_prompt(t, [seed]) for t in (TaskType.DEDUCTION, TaskType.ABDUCTION, TaskType.INDUCTION)]
+    texts += [solver_prompt(TaskType.DEDUCTION, seed), solver_prompt(TaskType.ABDUCTION, seed),
+              solver_prompt(TaskType.INDUCTION, induction)]
+    return tuple(texts) * 4
+
+
+def log(message: str) -> None:
+    if jax.process_index() == 0:
+        print(message, flush=True)
+
+
+def _buckets(limit: int, smallest: int = 128) -> tuple[int, ...]:
+    """Powers of two from `smallest` up to and including `limit` (the largest accepted length)."""
+    out, b = [], smallest
+    while b < limit:
+        out.append(b)
+        b *= 2
+    return tuple(out) + (limit,)
+
+
+class Trainer:
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.workdir = config.workdir
+        self.mesh = make_mesh(config.mesh)
+        self.model_config, self.graphdef, self.params = self._init_model()
+        self.tokenizer = self._init_tokenizer()
+        if self.tokenizer.vocab_size > self.model_config.vocab_size:
+            raise ValueError(f"tokenizer has {self.tokenizer.vocab_size} tokens but the model only "
+                             f"{self.model_config.vocab_size}: they do not belong together")
+        g = config.generation
+        self.prompt_buckets = _buckets(g.max_prompt_tokens)
+        self.sampler = Sampler(self.model_config, self.graphdef, mesh=self.mesh, prompt_buckets=self.prompt_buckets)
+        pool_size = config.executor_pool_size or os.cpu_count() or 1
+        self.executor = ExecutorService(grounding.executor_config(config.azr, pool_size=pool_size))
+        self.selfplay = SelfPlay(config, self.tokenizer, self.sampler, self.executor,
+                                 TaskBuffers.initial(config.azr),
+                                 stop_token_sequences(self.tokenizer, list(STOP_STRINGS)))
+        self.optimizer = make_optimizer(config.rl)
+        shardings = param_shardings(self.params, self.mesh)
+        self.opt_state = init_opt_state(self.optimizer, self.params,
+                                        opt_state_shardings(self.optimizer, self.params, shardings, self.mesh))
+        self.update = jit_update_step(self.graphdef, self.optimizer, config.rl, self.params, mesh=self.mesh)
+        self.batch_shardings = batch_shardings(self.mesh)
+        self.advantages = jax.jit(lambda r, g, m: compute_advantages(config.rl.advantage_estimator, r, g, m,
+                                                                     num_groups=NUM_TRR_GROUPS,
+                                                                     epsilon=config.rl.advantage_eps))
+        self.checkpoints = TrainCheckpoints(self.workdir, keep=config.keep_checkpoints)
+        self.metrics = MetricsWriter(self.workdir)
+        self.safety = SafetyMonitor(self.workdir)
+        self.step = 0
+        self.skipped_updates = 0
+        self.peak_flops = total_peak_flops()
+
+    # --- set-up ---------------------------------------------------------------------------------------
+
+    def _init_model(self):
+        m = self.config.model
+        runtime = dict(param_dtype=m.param_dtype, compute_dtype=m.compute_dtype, remat=m.remat,
+                       scan_layers=m.scan_layers)
+        if m.checkpoint:
+            config, graphdef, params = load_model(m.checkpoint, mesh=self.mesh, **runtime)
+            log(f"base weights: {m.checkpoint} ({config.num_params / 1e6:.1f}M params)")
+            return config, graphdef, params
+        if m.vocab_size:
+            runtime["vocab_size"] = m.vocab_size
+        config = get_model_config(m.preset, **runtime)
+        graphdef, params = create_model(config, seed=self.config.seed, mesh=self.mesh)
+        log(f"random {m.preset} weights ({config.num_params / 1e6:.2f}M params): no base checkpoint configured")
+        return config, graphdef, params
+
+    def _init_tokenizer(self):
+        m = self.config.model
+        path = m.tokenizer or (tokenizer_path(m.checkpoint) if m.checkpoint else None)
+        if path:
+            return load_tokenizer(path)
+        if m.checkpoint:
+            raise ValueError(f"{m.checkpoint} holds no tokenizer; set model.tokenizer")
+        # Random weights: a small byte-level BPE trained here (deterministically) on the prompt templates
+        # themselves, so that prompts take few tokens and the tiny model's attention stays cheap.
+        from azr_jax.tokenizer.testing import TINY_CORPUS, build_tiny_bpe_tokenizer
+
+        local = os.path.join(tempfile.gettempdir(), f"azr_jax_tiny_tokenizer_{os.getuid()}_{TINY_VOCAB}")
+        return load_tokenizer(build_tiny_bpe_tokenizer(local, vocab_size=TINY_VOCAB,
+                                                       corpus=TINY_CORPUS + template_corpus()))
+
+    def _arrays(self):
+        return {"params": nnx.to_pure_dict(self.params), "opt_state": self.opt_state}
+
+    def restore_or_seed(self) -> None:
+        latest = self.checkpoints.latest_step()
+        if latest is not None:
+            arrays, host = self.checkpoints.restore(latest, abstract_like(self._arrays()))
+            nnx.replace_by_pure_dict(self.params, arrays["params"])
+            self.opt_state = arrays["opt_state"]
+            if host["config_name"] != self.config.name:
+                log(f"warning: checkpoint was written by config {host['config_name']!r}, running {self.config.name!r}")
+            self.selfplay.load_host_state(host["selfplay"])
+            self.step = int(host["step"])
+            self.skipped_updates = int(host.get("skipped_updates", 0))
+            sizes = ", ".join(f"{t.executor_name} {len(self.selfplay.buffers[t])}" for t in TaskType)
+            log(f"resumed from checkpoint at step {self.step} ({self.checkpoints.directory}/{latest}); buffers: {sizes}")
+            return
+        self.seed_buffers()
+
+    def seed_buffers(self) -> None:
+        """Propose without training until every buffer holds seed_size tasks (or the round limit)."""
+        azr = self.config.azr
+        rounds = self.config.seed_max_rounds
+        start = time.perf_counter()
+        done_at_start = self._seed_progress()
+        for r in range(rounds):
+            if self.selfplay.buffers.seeded(azr.seed_size):
+                break
+            self.selfplay.seed_round(self.params, r, self.config.seed)
+            done = self._seed_progress()
+            rate = (done - done_at_start) / (time.perf_counter() - start)  # progress per second so far
+            eta = f"{(1 - done) / rate:.0f}s" if rate > 0 else "unknown (no valid proposals yet)"
+            bar = "#" * int(20 * done) + "." * (20 - int(20 * done))
+            sizes = {t.executor_name: len(self.selfplay.buffers[t]) for t in TaskType}
+            log(f"seeding buffers [{bar}] {done:4.0%} round {r + 1}/{rounds} sizes {sizes} ETA {eta}")
+        if not self.selfplay.buffers.seeded(azr.seed_size):
+            log(f"warning: buffers not full after {rounds} seeding rounds (seed_size {azr.seed_size}); "
+                "training starts with what they hold")
+
+    def _seed_progress(self) -> float:
+        size = self.config.azr.seed_size
+        return sum(min(len(self.selfplay.buffers[t]), size) for t in TaskType) / (len(TaskType) * size)
+
+    # --- the loop -------------------------------------------------------------------------------------
+
+    def train_step(self) -> dict:
+        config = self.config
+        start = time.perf_counter()
+        result = self.selfplay.step(self.params, self.step, config.seed)
+        num_rows = 6 * config.azr.batch_size
+        tokens, mask, response_mask, old_logprobs, rewards, groups = assemble_batch(
+            result.rollouts, num_rows, config.generation.max_response_tokens, self.prompt_buckets)
+        advantages = self.advantages(rewards, groups, response_mask)
+        batch = TrainBatch(tokens_bt=tokens, mask_bt=mask, response_mask_bt=response_mask,
+                           old_logprobs_bt=old_logprobs, advantages_bt=np.asarray(advantages))
+        batch = jax.device_put(batch, self.batch_shardings)
+        update_start = time.perf_counter()
+        self.params, self.opt_state, update_metrics = self.update(self.params, self.opt_state, batch)
+        applied = bool(update_metrics["update_applied"])
+        update_s = time.perf_counter() - update_start
+        if not applied:
+            self.skipped_updates += 1
+            log(f"step {self.step}: update skipped (non-finite loss or gradient, or no response tokens)")
+        step_s = time.perf_counter() - start
+
+        scalars = dict(result.scalars)
+        for name, value in update_metrics.items():
+            if hasattr(value, "sum") and hasattr(value, "count"):
+                scalars[f"pg/{name}"] = float(value.sum) / max(float(value.count), 1.0)
+            else:
+                scalars[f"pg/{name}"] = float(np.asarray(value))
+        scalars["pg/skipped_updates"] = float(self.skipped_updates)
+        scalars["time/update_s"] = update_s
+        scalars["time/step_s"] = step_s
+        known = sum(scalars.get(f"time/{k}_s", 0.0) for k in ("sampling", "executor_wait", "host")) + update_s
+        scalars["time/idle_s"] = max(step_s - known, 0.0)
+        sampled = sum(len(r.response_ids) for r in result.rollouts)
+        trained = int(response_mask.sum())
+        scalars["perf/tokens_per_s"] = sampled / max(scalars.get("time/sampling_s", step_s), 1e-9)
+        flops = 2 * self.model_config.num_params * (sampled + int(mask.sum())) + 6 * self.model_config.num_params * int(mask.sum())
+        scalars["perf/mfu"] = flops / step_s / self.peak_flops
+        scalars["perf/trained_tokens"] = float(trained)
+        for role in ("propose", "solve"):
+            for task_type in TaskType:
+                texts = [r.text for r in result.rollouts if r.role == role and r.task_type is task_type]
+                scalars[f"safety/{role}/{task_type.executor_name}_flagged"] = float(
+                    self.safety.scan(self.step, role, task_type.executor_name, texts))
+        self.metrics.write(self.step, scalars, result.texts)
+        return scalars
+
+    def run(self) -> None:
+        self.restore_or_seed()
+        config = self.config
+        while self.step < config.steps:
+            scalars = self.train_step()
+            self.step += 1
+            if self.step % config.log_every == 0:
+                log(format_progress(self.step, config.steps, scalars["time/step_s"], scalars))
+            if self.step % config.checkpoint_every == 0 or self.step == config.steps:
+                self.save()
+        self.checkpoints.wait()
+        log(f"done: {self.step} steps; checkpoints in {self.checkpoints.directory}")
+
+    def save(self) -> None:
+        host = {"step": self.step, "seed": self.config.seed, "config_name": self.config.name,
+                "skipped_updates": self.skipped_updates, "selfplay": self.selfplay.host_state()}
+        self.checkpoints.save(self.step, self._arrays(), host)
+
+    def close(self) -> None:
+        self.metrics.close()
+        self.checkpoints.close()
+        self.selfplay.close()
+        self.executor.close()
+
+    def __enter__(self) -> "Trainer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
