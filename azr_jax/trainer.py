@@ -35,7 +35,7 @@ from azr_jax.rl.advantages import NUM_TRR_GROUPS
 from azr_jax.parallel.sharding import param_shardings
 from azr_jax.run_config import RunConfig
 from azr_jax.sampling import Sampler
-from azr_jax.selfplay import STOP_STRINGS, SelfPlay, assemble_batch
+from azr_jax.selfplay import STOP_STRINGS, SelfPlay, StepResult, assemble_batch
 from azr_jax.tokenizer import load_tokenizer, stop_token_sequences
 
 
@@ -179,10 +179,17 @@ class Trainer:
     # --- the loop -------------------------------------------------------------------------------------
 
     def train_step(self) -> dict:
-        config = self.config
+        """One self-play step and its update; returns the step's scalar metrics."""
         start = time.perf_counter()
-        result = self.selfplay.step(self.params, self.step, config.seed)
-        num_rows = 6 * config.azr.batch_size
+        result = self.selfplay.step(self.params, self.step, self.config.seed)
+        return self.learn(result, start)
+
+    def learn(self, result: StepResult, start: float) -> dict:
+        """The update from a self-play step's rollouts, then metrics, flagged samples and logging."""
+        config = self.config
+        # 6 groups x B rows, padded with empty rows to a multiple of the mesh's batch parallelism.
+        parallel = self.mesh.shape["data"] * self.mesh.shape["fsdp"]
+        num_rows = -(-NUM_TRR_GROUPS * config.azr.batch_size // parallel) * parallel
         tokens, mask, response_mask, old_logprobs, rewards, groups = assemble_batch(
             result.rollouts, num_rows, config.generation.max_response_tokens, self.prompt_buckets)
         advantages = self.advantages(rewards, groups, response_mask)
