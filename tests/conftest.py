@@ -17,6 +17,16 @@ import pytest
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running test, excluded from the default (CI) run")
+    # Trainers built by different tests compile the same programs: share them through XLA's
+    # persistent cache instead of compiling each again (the suite must run on 2 cores).
+    import tempfile
+
+    import jax
+
+    cache_dir = os.environ.get("AZR_JAX_TEST_COMPILE_CACHE") or os.path.join(tempfile.gettempdir(), "azr_jax_test_xla_cache")
+    jax.config.update("jax_compilation_cache_dir", cache_dir)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def _free_port() -> int:

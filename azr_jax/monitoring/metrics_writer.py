@@ -7,7 +7,9 @@ device pipeline (the MaxText pattern).
 
 from __future__ import annotations
 
+import os
 import posixpath
+import tempfile
 from typing import Any, Mapping
 
 import jax
@@ -19,10 +21,16 @@ class MetricsWriter:
         self.enabled = jax.process_index() == 0 if enabled is None else enabled
         self._pending: tuple[int, Mapping[str, Any], Mapping[str, str]] | None = None
         self._writer = None
+        self._remote_dir = None
         if self.enabled:
             from tensorboardX import SummaryWriter
 
-            self._writer = SummaryWriter(logdir=posixpath.join(logdir.rstrip("/"), "tensorboard"))
+            target = posixpath.join(logdir.rstrip("/"), "tensorboard")
+            local = target
+            if "://" in target:
+                # Event files are written locally and mirrored after each flush: object stores have no append.
+                self._remote_dir, local = target, tempfile.mkdtemp(prefix="azr_jax_tb_")
+            self._writer = SummaryWriter(logdir=local)
 
     def write(self, step: int, scalars: Mapping[str, Any], texts: Mapping[str, str] | None = None) -> None:
         """Queues this step's metrics and writes the previous step's."""
@@ -41,7 +49,18 @@ class MetricsWriter:
         for name, text in texts.items():
             self._writer.add_text(name, text, step)
         self._writer.flush()
+        self._mirror()
         self._pending = None
+
+    def _mirror(self) -> None:
+        if self._remote_dir is None:
+            return
+        import fsspec
+
+        local = self._writer.logdir
+        fs, root = fsspec.core.url_to_fs(self._remote_dir)
+        for name in os.listdir(local):
+            fs.put_file(os.path.join(local, name), posixpath.join(root, name))
 
     def close(self) -> None:
         self._flush_pending()

@@ -6,8 +6,8 @@ import pytest
 from azr_jax.azr import grounding
 from azr_jax.azr.tasks import Proposal, TaskType
 from azr_jax.rl.advantages import NUM_TRR_GROUPS
-from azr_jax.run_config import load_run_config
 from azr_jax.trainer import Trainer
+from tests_trainer_helpers import small_config
 
 GROUND_TRUTH_PROPOSALS = [
     Proposal(TaskType.DEDUCTION, "def f(x):\n    return x * 2", input="3"),
@@ -17,14 +17,6 @@ GROUND_TRUTH_PROPOSALS = [
     Proposal(TaskType.INDUCTION, "def f(x):\n    return x + 1", inputs=tuple(str(i) for i in range(10)),
              message="add one"),
 ]
-
-
-def small_config(workdir, **overrides):
-    values = {"workdir": str(workdir), "azr.batch_size": "2", "azr.learnability_rollouts": "2",
-              "generation.max_response_tokens": "24", "seed_max_rounds": "1", "azr.seed_size": "2",
-              "executor_pool_size": "2"}
-    values.update({k: str(v) for k, v in overrides.items()})
-    return load_run_config("tiny", values)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,37 @@
+"""Shared by the trainer tests: a small tiny-config run and reading TensorBoard events back."""
+
+import os
+import tempfile
+
+from azr_jax.run_config import load_run_config
+
+
+def small_config(workdir, **overrides):
+    values = {"workdir": str(workdir), "azr.batch_size": "2", "azr.learnability_rollouts": "2",
+              "generation.max_response_tokens": "24", "seed_max_rounds": "1", "azr.seed_size": "2",
+              "executor_pool_size": "2"}
+    values.update({k: str(v) for k, v in overrides.items()})
+    return load_run_config("tiny", values)
+
+
+def read_scalars(workdir: str) -> dict[str, dict[int, float]]:
+    """tag -> {step: value} from the run's TensorBoard event files (copied locally from gs:// first)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logdir = workdir.rstrip("/") + "/tensorboard"
+    if "://" in logdir:
+        import fsspec
+
+        local = tempfile.mkdtemp()
+        fs, root = fsspec.core.url_to_fs(logdir)
+        for path in fs.ls(root):
+            fs.get_file(path, os.path.join(local, os.path.basename(path)))
+        logdir = local
+    out: dict[str, dict[int, float]] = {}
+    for name in sorted(os.listdir(logdir)):
+        acc = EventAccumulator(os.path.join(logdir, name), size_guidance={"scalars": 0})
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            for event in acc.Scalars(tag):
+                out.setdefault(tag, {})[event.step] = event.value
+    return out
