@@ -1,0 +1,31 @@
+"""Generation: jitted prefill + donated decode loop, sampling, log-probs, stops, streamed rows.
+
+    sampler = Sampler(config, graphdef, mesh=None, prompt_buckets=(64, 128, ...), batch_buckets=None)
+    out = sampler.generate(params, prompts, SamplingParams(temperature=1.0, top_p=1.0, top_k=0,
+                           max_new_tokens=256, n=1, stop_sequences=((tok, ...), ...), eos_ids=None),
+                           seed=0, on_finished=None)
+    out.rows: list[SampleRow(prompt_index, sample_index, tokens, logprobs, finish_reason)]
+    out.stats: GenerateStats(prefill_seconds, decode_seconds, decode_steps, rows)
+
+Rows are prompt-major (the n samples of prompt 0, then of prompt 1 ...). `tokens` include the EOS or
+stop tokens; `logprobs[i]` is log_softmax of the raw model logits (temperature 1, no top-k/top-p) at
+token i: the policy's log-probability that the PPO ratio needs, whatever distribution sampled it.
+`finish_reason` is "eos", "stop" or "length".
+
+Prompts are left-padded into length buckets and the number of prompts into batch buckets, so a new
+batch does not recompile unless it needs a bigger bucket; each prompt is prefilled once and its cache
+shared by its n rows. With `on_finished`, each row is handed to the host through `io_callback` as
+soon as it finishes while the loop keeps decoding the others (calls come from one worker thread;
+the device only waits for the copy into a queue). On several processes every process passes the same
+global prompt list, puts only its own rows on its devices, and receives through `on_finished` and in
+`out.rows` only the rows of its own devices: the callback runs under `shard_map`, per device.
+Without `on_finished` no callback is compiled into the loop.
+"""
+
+from azr_jax.sampling.params import SamplingParams
+from azr_jax.sampling.processing import candidates, choose_tokens
+from azr_jax.sampling.results import GenerateStats, SampleOutput, SampleRow
+from azr_jax.sampling.sampler import DEFAULT_PROMPT_BUCKETS, Sampler
+
+__all__ = ["Sampler", "SamplingParams", "SampleOutput", "SampleRow", "GenerateStats", "candidates", "choose_tokens",
+           "DEFAULT_PROMPT_BUCKETS"]

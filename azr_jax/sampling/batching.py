@@ -1,0 +1,63 @@
+"""Host side of a generate call: prompts -> left-padded, bucketed numpy arrays.
+
+Prompt lengths are rounded up to a bucket and the number of prompts to a batch bucket (with dummy
+rows), so a new batch reuses a compiled program unless it needs a larger bucket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+
+def default_batch_buckets(multiple_of: int, largest: int = 4096) -> tuple[int, ...]:
+    """Powers of two, each rounded up to a multiple of the batch-sharding factor."""
+    buckets, size = [], 1
+    while size <= largest:
+        rounded = -(-size // multiple_of) * multiple_of
+        if rounded not in buckets:
+            buckets.append(rounded)
+        size *= 2
+    return tuple(buckets)
+
+
+def pick_bucket(size: int, buckets: Sequence[int], what: str) -> int:
+    for bucket in sorted(buckets):
+        if size <= bucket:
+            return bucket
+    raise ValueError(f"{what} {size} is larger than the largest bucket {max(buckets)} (buckets: {tuple(buckets)}); "
+                     f"make the Sampler with larger buckets")
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptBatch:
+    """Prompts left-padded to [Bp, P]; rows past `num_prompts` are dummies with an all-false mask."""
+
+    tokens_bp: np.ndarray  # int32 [Bp, P]
+    mask_bp: np.ndarray  # bool [Bp, P]
+    num_prompts: int
+
+
+def pad_prompts(prompts: Sequence[Sequence[int]], prompt_buckets: Sequence[int], batch_buckets: Sequence[int],
+                pad_id: int = 0) -> PromptBatch:
+    if len(prompts) == 0:
+        raise ValueError("generate: no prompts given")
+    for i, prompt in enumerate(prompts):
+        if len(prompt) == 0:
+            raise ValueError(f"generate: prompt {i} is empty; every prompt needs at least one token")
+    longest = max(len(p) for p in prompts)
+    if longest > max(prompt_buckets):
+        index = max(range(len(prompts)), key=lambda i: len(prompts[i]))
+        raise ValueError(f"generate: prompt {index} has {longest} tokens, longer than the cache's prompt part "
+                         f"(largest prompt bucket {max(prompt_buckets)}); make the Sampler with larger "
+                         f"prompt_buckets or truncate the prompt")
+    length = pick_bucket(longest, prompt_buckets, "prompt length")
+    batch = pick_bucket(len(prompts), batch_buckets, "number of prompts")
+    tokens_bp = np.full((batch, length), pad_id, np.int32)
+    mask_bp = np.zeros((batch, length), bool)
+    for i, prompt in enumerate(prompts):
+        tokens_bp[i, length - len(prompt):] = prompt
+        mask_bp[i, length - len(prompt):] = True
+    return PromptBatch(tokens_bp=tokens_bp, mask_bp=mask_bp, num_prompts=len(prompts))

@@ -1,0 +1,48 @@
+"""What a generate call returns: one SampleRow per (prompt, sample)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleRow:
+    """One generated continuation.
+
+    tokens: generated ids, the EOS / stop tokens included. logprobs: float32 [len(tokens)], the raw
+    model's log-probability of each token (log_softmax of temperature-1, unfiltered logits).
+    finish_reason: "eos", "stop" (a stop sequence ended it) or "length" (max_new_tokens reached).
+    """
+
+    prompt_index: int
+    sample_index: int
+    tokens: list[int]
+    logprobs: np.ndarray
+    finish_reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateStats:
+    """Wall-clock split of one generate call (compilation included on a program's first call)."""
+
+    prefill_seconds: float
+    decode_seconds: float
+    decode_steps: int  # tokens chosen per row by the loop (the longest row's length)
+    rows: int  # rows decoded, batch padding included
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleOutput:
+    """Rows in prompt-major order: all n samples of prompt 0, then prompt 1, ...
+
+    On several processes, only this process's rows (those on its addressable devices).
+    """
+
+    rows: list[SampleRow]
+    n: int
+    stats: GenerateStats
+
+    def samples_of(self, prompt_index: int) -> list[SampleRow]:
+        return [row for row in self.rows if row.prompt_index == prompt_index]
