@@ -74,8 +74,10 @@ def attention(q_btnh, k_bskh, v_bskh, mask_bts) -> jnp.ndarray:
     return out_btkgh.reshape(b, t, n, h)
 
 
-def _layer(config: ModelConfig, x_btd, p, cos_bth, sin_bth, mask_bts, cache_k_bskh, cache_v_bskh, cache_index):
-    """One decoder layer. With a cache, the new keys/values are written at `cache_index` first."""
+def _layer(config: ModelConfig, x_btd, p, cos_bth, sin_bth, mask_bts, cache, layer, cache_index):
+    """One decoder layer. With a cache (k, v each [L, B, S, K, H]), this layer's new keys and values are
+    written at slots cache_index.. of layer `layer` first; only those slots are written, so a decode
+    step does not copy the cache."""
     dtype = config.jnp_compute_dtype
     p = jax.tree.map(lambda a: a.astype(dtype), p)
     h_btd = rms_norm(x_btd, p["attn_norm"], config.rms_norm_eps)
@@ -86,9 +88,14 @@ def _layer(config: ModelConfig, x_btd, p, cos_bth, sin_bth, mask_bts, cache_k_bs
         q_btnh, k_btkh, v_btkh = q_btnh + p["q_bias"], k_btkh + p["k_bias"], v_btkh + p["v_bias"]
     q_btnh = apply_rope(q_btnh, cos_bth, sin_bth)
     k_btkh = apply_rope(k_btkh, cos_bth, sin_bth)
-    if cache_k_bskh is not None:
-        k_bskh = jax.lax.dynamic_update_slice_in_dim(cache_k_bskh, k_btkh.astype(cache_k_bskh.dtype), cache_index, axis=1)
-        v_bskh = jax.lax.dynamic_update_slice_in_dim(cache_v_bskh, v_btkh.astype(cache_v_bskh.dtype), cache_index, axis=1)
+    if cache is not None:
+        k_lbskh, v_lbskh = cache
+        start = (layer, 0, cache_index, 0, 0)
+        k_lbskh = jax.lax.dynamic_update_slice(k_lbskh, k_btkh[None].astype(k_lbskh.dtype), start)
+        v_lbskh = jax.lax.dynamic_update_slice(v_lbskh, v_btkh[None].astype(v_lbskh.dtype), start)
+        k_bskh = jax.lax.dynamic_index_in_dim(k_lbskh, layer, 0, keepdims=False)
+        v_bskh = jax.lax.dynamic_index_in_dim(v_lbskh, layer, 0, keepdims=False)
+        cache = (k_lbskh, v_lbskh)
     else:
         k_bskh, v_bskh = k_btkh, v_btkh
     attn_btnh = attention(q_btnh, k_bskh, v_bskh, mask_bts)
@@ -98,9 +105,7 @@ def _layer(config: ModelConfig, x_btd, p, cos_bth, sin_bth, mask_bts, cache_k_bs
     up_btf = jnp.einsum("BTD,DF->BTF", h_btd, p["up_kernel"])
     x_btd = x_btd + jnp.einsum("BTF,FD->BTD", jax.nn.silu(gate_btf) * up_btf, p["down_kernel"])
     x_btd = constrain(x_btd, ("batch", "length", "act_embed"))
-    if cache_k_bskh is None:
-        return x_btd, None, None
-    return x_btd, k_bskh, v_bskh
+    return x_btd, cache
 
 
 def _remat(fn: Callable, policy: str) -> Callable:
@@ -134,27 +139,23 @@ class Transformer(nnx.Module):
         cos_bth, sin_bth = rope_tables(positions_bt, inverse_frequencies(c.head_dim, c.rope_theta, c.rope_scaling))
         params = {name: var[...] for name, var in self.layers.items()}
 
-        def layer_fn(x, p_and_cache):
-            p, k_cache, v_cache = p_and_cache
-            x, k_new, v_new = _layer(c, x, p, cos_bth, sin_bth, mask_bts, k_cache, v_cache, cache_index)
-            return x, (k_new, v_new)
+        def layer_fn(carry, p_and_layer):
+            x, kv = carry
+            p, layer = p_and_layer
+            return _layer(c, x, p, cos_bth, sin_bth, mask_bts, kv, layer, cache_index), None
 
         layer_fn = _remat(layer_fn, c.remat)
-        k_all = None if cache is None else cache.k_lbskh
-        v_all = None if cache is None else cache.v_lbskh
+        # The cache rides in the loop carry and each layer writes its new slots in place.
+        carry = (x_btd, None if cache is None else (cache.k_lbskh, cache.v_lbskh))
+        layers = jnp.arange(c.num_layers)
         if c.scan_layers:
-            x_btd, (k_all, v_all) = jax.lax.scan(layer_fn, x_btd, (params, k_all, v_all))
+            carry, _ = jax.lax.scan(layer_fn, carry, (params, layers))
         else:
-            new_k, new_v = [], []
             for i in range(c.num_layers):
-                layer_slice = jax.tree.map(lambda a: a[i], (params, k_all, v_all))
-                x_btd, (k_i, v_i) = layer_fn(x_btd, layer_slice)
-                new_k.append(k_i)
-                new_v.append(v_i)
-            if cache is not None:
-                k_all, v_all = jnp.stack(new_k), jnp.stack(new_v)
+                carry, _ = layer_fn(carry, jax.tree.map(lambda a: a[i], (params, layers)))
+        x_btd, kv = carry
         x_btd = rms_norm(x_btd, self.final_norm[...], c.rms_norm_eps)
-        new_cache = None if cache is None else KVCache(k_lbskh=k_all, v_lbskh=v_all)
+        new_cache = None if cache is None else KVCache(k_lbskh=kv[0], v_lbskh=kv[1])
         return x_btd, new_cache
 
     def logits(self, x_btd: jnp.ndarray) -> jnp.ndarray:
