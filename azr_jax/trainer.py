@@ -70,7 +70,8 @@ def _buckets(limit: int, smallest: int = 128) -> tuple[int, ...]:
 class Trainer:
     def __init__(self, config: RunConfig):
         self.config = config
-        self.workdir = config.workdir
+        # orbax needs absolute local paths; gs:// URLs pass through.
+        self.workdir = config.workdir if "://" in config.workdir else os.path.abspath(config.workdir)
         self.mesh = make_mesh(config.mesh)
         self.model_config, self.graphdef, self.params = self._init_model()
         self.tokenizer = self._init_tokenizer()
