@@ -55,6 +55,7 @@ def test_logits_match_hf_on_left_padded_batch(models):
     assert ref[mask].std() > 0.5
 
 
+@pytest.mark.slow  # three extra compiles per family; scan/remat equivalence is a refactoring guard
 def test_unrolled_layers_and_remat_match_scan(models):
     hf, (config, graphdef, state) = models
     ids, mask = left_padded_batch([10, 6], 10, config.vocab_size, seed=1)
