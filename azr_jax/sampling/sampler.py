@@ -30,7 +30,7 @@ class Sampler:
 
     prompt_buckets: prompt lengths are left-padded up to the next bucket; the largest bucket is the
       longest prompt accepted. The cache holds bucket + max_new_tokens slots.
-    batch_buckets: the number of prompts is padded up to the next bucket with dummy rows; defaults to
+    batch_buckets: the number of prompts is padded up to the next bucket with padding rows; defaults to
       powers of two rounded up to a multiple of the mesh's batch parallelism (data * fsdp).
     Compiled programs are cached per (prompt bucket, batch bucket, n, max_new_tokens, greedy, top_k,
     top-p on/off, streaming on/off); temperature, top_p, EOS ids and stop sequences are traced.

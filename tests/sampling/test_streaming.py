@@ -57,7 +57,7 @@ def test_rows_stream_in_finishing_order(single_device):
 def test_streaming_on_mesh_each_row_once(qwen2, mesh):
     _, (config, graphdef, state) = qwen2
     sampler = Sampler(config, graphdef, mesh=mesh, prompt_buckets=(16,))
-    prompts = random_prompts([5, 9, 2, 14, 7], config.vocab_size, seed=9)  # 5 prompts: 3 dummy rows in bucket 8
+    prompts = random_prompts([5, 9, 2, 14, 7], config.vocab_size, seed=9)  # 5 prompts: 3 padding rows in bucket 8
     sampling = SamplingParams(temperature=1.0, max_new_tokens=24, n=2, eos_ids=tuple(range(3, 30)))
     out, received = collect(sampler, shard_params(state, mesh), prompts, sampling)
     assert len(out.rows) == 10
