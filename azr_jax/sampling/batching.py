@@ -1,6 +1,6 @@
 """Host side of a generate call: prompts -> left-padded, bucketed numpy arrays.
 
-Prompt lengths are rounded up to a bucket and the number of prompts to a batch bucket (with dummy
+Prompt lengths are rounded up to a bucket and the number of prompts to a batch bucket (with padding
 rows), so a new batch reuses a compiled program unless it needs a larger bucket.
 """
 
