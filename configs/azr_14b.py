@@ -12,4 +12,4 @@ from configs._reference import reference_run
 
 def get_config() -> RunConfig:
     return reference_run("azr_14b", preset="qwen2.5-14b", checkpoint="gs://YOUR_BUCKET/qwen2.5-14b",
-                         mesh=MeshConfig(data=1, fsdp=-1, tensor=2), micro_batch_size=8)
+                         mesh=MeshConfig(data=1, fsdp=-1, tensor=2), micro_batch_size=32)

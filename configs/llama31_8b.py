@@ -12,4 +12,4 @@ from configs._reference import reference_run
 
 def get_config() -> RunConfig:
     return reference_run("llama31_8b", preset="llama-3.1-8b", checkpoint="gs://YOUR_BUCKET/llama-3.1-8b",
-                         mesh=MeshConfig(data=1, fsdp=-1, tensor=1), micro_batch_size=16)
+                         mesh=MeshConfig(data=1, fsdp=-1, tensor=1), micro_batch_size=32)
