@@ -26,7 +26,7 @@ from azr_jax.azr.buffers import TaskBuffers
 from azr_jax.azr.parsing import ParseOptions, parse_proposal, parse_solution
 from azr_jax.azr.prompts import proposer_prompt, solver_prompt
 from azr_jax.azr.rewards import proposer_rewards, solver_rewards
-from azr_jax.azr.tasks import InductionTask, Proposal, TaskType, Triplet
+from azr_jax.azr.tasks import InductionTask, TaskType, Triplet
 from azr_jax.rl.advantages import trr_group_id
 from azr_jax.run_config import RunConfig
 from azr_jax.sampling import Sampler, SamplingParams

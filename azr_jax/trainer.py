@@ -6,14 +6,11 @@ text side, RL update, checkpoints and monitoring.
 
 from __future__ import annotations
 
-import math
 import os
-import sys
 import tempfile
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
