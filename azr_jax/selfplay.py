@@ -19,6 +19,7 @@ import dataclasses
 import time
 from typing import Sequence
 
+import jax
 import numpy as np
 
 from azr_jax.azr import grounding
@@ -27,6 +28,7 @@ from azr_jax.azr.parsing import ParseOptions, parse_proposal, parse_solution
 from azr_jax.azr.prompts import proposer_prompt, solver_prompt
 from azr_jax.azr.rewards import proposer_rewards, solver_rewards
 from azr_jax.azr.tasks import InductionTask, TaskType, Triplet
+from azr_jax.parallel.host_collectives import allgather_concat, allgather_json, my_share
 from azr_jax.rl.advantages import trr_group_id
 from azr_jax.run_config import RunConfig
 from azr_jax.sampling import Sampler, SamplingParams
@@ -107,26 +109,30 @@ class SelfPlay:
         return self.tokenizer.decode([i for i in ids if 0 <= i < self.tokenizer.vocab_size])
 
     def _generate(self, params, prompts: list[list[int]], n: int, seed: int):
+        """This process's prompts in, their rows out (every process calls this, with any number of prompts)."""
         g = self.config.generation
         sampling = SamplingParams(temperature=g.temperature, top_p=g.top_p, top_k=g.top_k,
                                   max_new_tokens=g.max_response_tokens, n=n, stop_sequences=self._stops,
                                   eos_ids=tuple(self.tokenizer.eos_ids))
-        return self.sampler.generate(params, prompts, sampling, seed=seed)
+        return self.sampler.generate(params, prompts, sampling, seed=seed, process_local=True)
 
-    def proposer_prompts(self, rng: np.random.Generator) -> list[tuple[TaskType, list[int] | None, object]]:
-        """(type, prompt ids or None when too long, the induction program's triplet) for B proposals per type."""
-        out = []
+    def proposer_plan(self, rng: np.random.Generator) -> list[tuple[TaskType, list]]:
+        """(type, reference tasks) for B proposals per type: the same on every process, given the same buffers."""
+        plan = []
         for task_type in TASK_ORDER:
             for _ in range(self.azr.batch_size):
-                refs = self.buffers.references(task_type, self.azr.num_references, rng)
-                if task_type is TaskType.INDUCTION:
-                    build = lambda k, refs=refs: proposer_prompt(task_type, refs,
-                                                                 num_inputs=self.azr.induction_num_inputs)
-                    out.append((task_type, self._encode_prompt(build, 0) if refs else None, refs[0] if refs else None))
-                else:
-                    build = lambda k, refs=refs, t=task_type: proposer_prompt(t, refs[:k], banned=self.azr.banned_modules)
-                    out.append((task_type, self._encode_prompt(build, len(refs)), None))
-        return out
+                plan.append((task_type, self.buffers.references(task_type, self.azr.num_references, rng)))
+        return plan
+
+    def proposer_item(self, task_type: TaskType, refs: list) -> tuple[TaskType, list[int] | None, object]:
+        """(type, prompt ids or None when too long or impossible, the induction program's triplet)."""
+        if task_type is TaskType.INDUCTION:
+            if not refs:
+                return task_type, None, None
+            build = lambda k: proposer_prompt(task_type, refs, num_inputs=self.azr.induction_num_inputs)
+            return task_type, self._encode_prompt(build, 0), refs[0]
+        build = lambda k: proposer_prompt(task_type, refs[:k], banned=self.azr.banned_modules)
+        return task_type, self._encode_prompt(build, len(refs)), None
 
     def solver_tasks(self, rng: np.random.Generator) -> list[tuple[TaskType, object]]:
         out = []
@@ -135,24 +141,27 @@ class SelfPlay:
             out.extend((task_type, task) for task in batch)
         return out
 
+    def _solver_prompt_ids(self, task_type: TaskType, task) -> list[int] | None:
+        return self._encode_prompt(lambda k: solver_prompt(task_type, task), 0)
+
     # --- the step -------------------------------------------------------------------------------------
 
     def step(self, params, step: int, seed: int) -> StepResult:
+        """One step; on several processes each works on its share and the rollouts returned are its own."""
         rng = np.random.default_rng([seed, _TRAINING, step])
         timings = {"sampling": 0.0, "executor_wait": 0.0, "executor_busy": 0.0, "host": 0.0}
         t0 = time.perf_counter()
 
-        proposer_items = self.proposer_prompts(rng)
-        solver_items = self.solver_tasks(rng)
-        solver_prompt_ids = [self._encode_prompt(lambda k, t=t, task=task: solver_prompt(t, task), 0)
-                             for t, task in solver_items]
+        # Every process draws the same global plan from identical buffers, then prompts only its share.
+        proposer_items = [self.proposer_item(*planned) for planned in my_share(self.proposer_plan(rng))[0]]
+        solver_items = my_share(self.solver_tasks(rng))[0]
+        solver_prompt_ids = [self._solver_prompt_ids(t, task) for t, task in solver_items]
         prompts = [p for _, p, _ in proposer_items if p is not None] + [p for p in solver_prompt_ids if p is not None]
         timings["host"] += time.perf_counter() - t0
 
         t = time.perf_counter()
-        output = self._generate(params, prompts, n=1, seed=_seed(seed, _TRAINING, step, 1)) if prompts else None
+        rows = iter(self._generate(params, prompts, n=1, seed=_seed(seed, _TRAINING, step, 1)).rows)
         timings["sampling"] += time.perf_counter() - t
-        rows = iter(output.rows if output else [])
 
         t = time.perf_counter()
         proposals, proposer_rollouts = [], []
@@ -194,35 +203,40 @@ class SelfPlay:
 
         solver_check = self._host_thread.submit(check_solver_answers)
 
+        # Every process learns every new valid task (global order: process 0's proposals first).
         t = time.perf_counter()
-        new_tasks = [v.task if v is not None and v.valid else None for v in validated]
-        fresh = [(i, task) for i, task in enumerate(new_tasks) if task is not None]
-        rollout_prompts = [self._encode_prompt(lambda k, task=task, tt=proposer_rollouts[i].task_type:
-                                               solver_prompt(tt, task), 0) for i, task in fresh]
-        runnable = [(i, task, p) for (i, task), p in zip(fresh, rollout_prompts) if p is not None]
+        parts = allgather_json([_task_record(r.task_type, v.task if v is not None and v.valid else None)
+                                for r, v in zip(proposer_rollouts, validated)])
+        first_proposal = sum(len(part) for part in parts[:jax.process_index()])
+        new_tasks = [_task_from_record(record) for part in parts for record in part]  # (type, task) or None
+        fresh = [(g, found) for g, found in enumerate(new_tasks) if found is not None]
+        runnable = []
+        for g, (task_type, task) in my_share(fresh)[0]:
+            prompt_ids = self._solver_prompt_ids(task_type, task)
+            if prompt_ids is not None:
+                runnable.append((g, task_type, task, prompt_ids))
         timings["host"] += time.perf_counter() - t
         n = self.azr.learnability_rollouts
-        learn_verdicts: dict[int, list[bool]] = {}
-        if runnable:
+        my_verdicts: list[tuple[int, list[bool]]] = []
+        if fresh:  # the same on every process
             t = time.perf_counter()
-            learn_out = self._generate(params, [p for _, _, p in runnable], n=n, seed=_seed(seed, _TRAINING, step, 2))
+            learn_out = self._generate(params, [p for *_, p in runnable], n=n, seed=_seed(seed, _TRAINING, step, 2))
             timings["sampling"] += time.perf_counter() - t
             t = time.perf_counter()
             answers, tasks, types = [], [], []
-            for k, (i, task, _) in enumerate(runnable):
+            for k, (_, task_type, task, _) in enumerate(runnable):
                 for row in learn_out.samples_of(k):
-                    answers.append(parse_solution(self._decode(row.tokens), proposer_rollouts[i].task_type,
-                                                  self.parse_options))
+                    answers.append(parse_solution(self._decode(row.tokens), task_type, self.parse_options))
                     tasks.append(task)
-                    types.append(proposer_rollouts[i].task_type)
+                    types.append(task_type)
             timings["host"] += time.perf_counter() - t
             t = time.perf_counter()
             # Through the host thread, behind the solver checks: the executor serves one caller at a time.
             verdicts = self._host_thread.submit(_check, self.executor, tasks, answers, types).result()
             timings["executor_wait"] += time.perf_counter() - t
             timings["executor_busy"] += time.perf_counter() - t
-            for k, (i, _, _) in enumerate(runnable):
-                learn_verdicts[i] = verdicts[k * n:(k + 1) * n]
+            my_verdicts = [(g, verdicts[k * n:(k + 1) * n]) for k, (g, *_) in enumerate(runnable)]
+        learn_verdicts = {g: v for g, v in allgather_concat(my_verdicts)}
 
         t = time.perf_counter()
         solver_verdicts, busy = solver_check.result()
@@ -231,21 +245,27 @@ class SelfPlay:
 
         t = time.perf_counter()
         # A valid task whose rollout prompt did not fit cannot be scored; it counts as invalid.
-        valid = [i in learn_verdicts for i in range(len(proposer_rollouts))]
+        mine = range(first_proposal, first_proposal + len(proposer_rollouts))
+        valid = [g in learn_verdicts for g in mine]
         format_ok = [parsed.format_ok for parsed, _ in proposals]
-        p_rewards = proposer_rewards(format_ok, valid, [learn_verdicts.get(i) for i in range(len(valid))],
-                                     self.azr.rewards)
+        p_rewards = proposer_rewards(format_ok, valid, [learn_verdicts.get(g) for g in mine], self.azr.rewards)
         s_rewards = solver_rewards([a.format_ok for a in solver_answers], solver_verdicts, self.azr.rewards)
         for rollout, reward in zip(proposer_rollouts + solver_rollouts, p_rewards + s_rewards):
             rollout.reward = reward
 
         added = {t: [] for t in TaskType}
-        for rollout, task, ok in zip(proposer_rollouts, new_tasks, valid):
-            if ok and self.buffers[rollout.task_type].add(task):
-                added[rollout.task_type].append(task)
+        for g, found in enumerate(new_tasks):
+            if g in learn_verdicts and self.buffers[found[0]].add(found[1]):
+                added[found[0]].append(found[1])
         self.new_tasks = added
-        scalars, texts = _step_metrics(proposer_rollouts, solver_rollouts, format_ok, valid, learn_verdicts,
-                                       solver_answers, solver_verdicts, self.buffers, added, timings)
+        summaries = allgather_json({
+            "propose": [_summary(r, format_ok=f, valid=v, solve_rate=_mean(learn_verdicts[g]) if v else None)
+                        for r, f, v, g in zip(proposer_rollouts, format_ok, valid, mine)],
+            "solve": [_summary(r, format_ok=a.format_ok, correct=c)
+                      for r, a, c in zip(solver_rollouts, solver_answers, solver_verdicts)]})
+        scalars = _step_metrics([s for part in summaries for s in part["propose"]],
+                                [s for part in summaries for s in part["solve"]], self.buffers, added)
+        texts = _sample_texts(proposer_rollouts, solver_rollouts, added)
         timings["host"] += time.perf_counter() - t
         scalars.update({f"time/{k}_s": v for k, v in timings.items()})
         return StepResult(proposer_rollouts + solver_rollouts, scalars, texts, added)
@@ -253,12 +273,9 @@ class SelfPlay:
     def seed_round(self, params, round_index: int, seed: int) -> dict[TaskType, int]:
         """One seeding round: propose without training, keep the valid tasks. Returns tasks added per type."""
         rng = np.random.default_rng([seed, _SEEDING, round_index])
-        items = self.proposer_prompts(rng)
+        items = [self.proposer_item(*planned) for planned in my_share(self.proposer_plan(rng))[0]]
         prompts = [p for _, p, _ in items if p is not None]
-        if not prompts:
-            return {t: 0 for t in TaskType}
-        output = self._generate(params, prompts, n=1, seed=_seed(seed, _SEEDING, round_index, 1))
-        rows = iter(output.rows)
+        rows = iter(self._generate(params, prompts, n=1, seed=_seed(seed, _SEEDING, round_index, 1)).rows)
         proposals = []
         for task_type, prompt_ids, source in items:
             if prompt_ids is None:
@@ -266,10 +283,12 @@ class SelfPlay:
             parsed = parse_proposal(self._decode(next(rows).tokens), task_type, self.parse_options)
             proposals.append(grounding.proposal_from_parse(parsed, source.program if source else None))
         checked = [p for p in proposals if p is not None]
+        outcomes = grounding.validate_proposals(self.executor, checked, self.azr)
+        records = [_task_record(p.task_type, o.task if o.valid else None) for p, o in zip(checked, outcomes)]
         added = {t: 0 for t in TaskType}
-        for proposal, outcome in zip(checked, grounding.validate_proposals(self.executor, checked, self.azr)):
-            if outcome.valid and self.buffers[proposal.task_type].add(outcome.task):
-                added[proposal.task_type] += 1
+        for found in map(_task_from_record, allgather_concat(records)):
+            if found is not None and self.buffers[found[0]].add(found[1]):
+                added[found[0]] += 1
         return added
 
 
@@ -294,23 +313,39 @@ def _mean(values) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def _step_metrics(proposer_rollouts, solver_rollouts, format_ok, valid, learn_verdicts, solver_answers,
-                  solver_verdicts, buffers, added, timings):
+def _task_record(task_type: TaskType, task) -> dict | None:
+    """A new task as plain data for the exchange between processes (None: no valid task)."""
+    return None if task is None else {"type": task_type.value, "task": task.to_dict()}
+
+
+def _task_from_record(record: dict | None):
+    if record is None:
+        return None
+    task_type = TaskType(record["type"])
+    return task_type, _task_from_dict(task_type, record["task"])
+
+
+def _summary(rollout: Rollout, **fields) -> dict:
+    """What the step's metrics need of one rollout, as plain data (processes exchange these)."""
+    return {"type": rollout.task_type.value, "reward": rollout.reward, "tokens": len(rollout.response_ids), **fields}
+
+
+def _step_metrics(proposed: list[dict], solved: list[dict], buffers, added) -> dict[str, float]:
+    """Scalars of a step from every process's rollout summaries."""
     scalars: dict[str, float] = {}
-    texts: dict[str, str] = {}
     for task_type in TASK_ORDER:
         name = task_type.executor_name
-        idx = [i for i, r in enumerate(proposer_rollouts) if r.task_type is task_type]
-        scalars[f"propose/{name}/reward"] = _mean(proposer_rollouts[i].reward for i in idx)
-        scalars[f"propose/{name}/format_rate"] = _mean(format_ok[i] for i in idx)
-        scalars[f"propose/{name}/valid_rate"] = _mean(valid[i] for i in idx)
-        scalars[f"propose/{name}/solve_rate"] = _mean(_mean(learn_verdicts[i]) for i in idx if i in learn_verdicts)
-        scalars[f"propose/{name}/response_tokens"] = _mean(len(proposer_rollouts[i].response_ids) for i in idx)
-        sidx = [i for i, r in enumerate(solver_rollouts) if r.task_type is task_type]
-        scalars[f"solve/{name}/reward"] = _mean(solver_rollouts[i].reward for i in sidx)
-        scalars[f"solve/{name}/accuracy"] = _mean(solver_verdicts[i] for i in sidx)
-        scalars[f"solve/{name}/format_rate"] = _mean(solver_answers[i].format_ok for i in sidx)
-        scalars[f"solve/{name}/response_tokens"] = _mean(len(solver_rollouts[i].response_ids) for i in sidx)
+        mine = [s for s in proposed if s["type"] == task_type.value]
+        scalars[f"propose/{name}/reward"] = _mean(s["reward"] for s in mine)
+        scalars[f"propose/{name}/format_rate"] = _mean(s["format_ok"] for s in mine)
+        scalars[f"propose/{name}/valid_rate"] = _mean(s["valid"] for s in mine)
+        scalars[f"propose/{name}/solve_rate"] = _mean(s["solve_rate"] for s in mine if s["valid"])
+        scalars[f"propose/{name}/response_tokens"] = _mean(s["tokens"] for s in mine)
+        mine = [s for s in solved if s["type"] == task_type.value]
+        scalars[f"solve/{name}/reward"] = _mean(s["reward"] for s in mine)
+        scalars[f"solve/{name}/accuracy"] = _mean(s["correct"] for s in mine)
+        scalars[f"solve/{name}/format_rate"] = _mean(s["format_ok"] for s in mine)
+        scalars[f"solve/{name}/response_tokens"] = _mean(s["tokens"] for s in mine)
         scalars[f"buffer/{name}/size"] = float(len(buffers[task_type]))
         scalars[f"buffer/{name}/added"] = float(len(added[task_type]))
         programs = [t.program for t in added[task_type]]
@@ -318,32 +353,41 @@ def _step_metrics(proposer_rollouts, solver_rollouts, format_ok, valid, learn_ve
             scalars[f"tasks/{name}/program_chars"] = _mean(len(p) for p in programs)
             scalars[f"tasks/{name}/program_lines"] = _mean(p.count("\n") + 1 for p in programs)
             scalars[f"tasks/{name}/distinct_programs"] = float(len(set(programs)))
+    scalars["propose/reward"] = _mean(s["reward"] for s in proposed)
+    scalars["propose/valid_rate"] = _mean(s["valid"] for s in proposed)
+    scalars["solve/reward"] = _mean(s["reward"] for s in solved)
+    scalars["solve/accuracy"] = _mean(s["correct"] for s in solved)
+    scalars["perf/sampled_tokens"] = float(sum(s["tokens"] for s in proposed + solved))
+    return scalars
+
+
+def _sample_texts(proposer_rollouts, solver_rollouts, added) -> dict[str, str]:
+    """Examples for TensorBoard's text tab: a new task and one response per role x type (this process's)."""
+    texts: dict[str, str] = {}
+    for task_type in TASK_ORDER:
+        name = task_type.executor_name
+        if added[task_type]:
             example = added[task_type][0]
             texts[f"tasks/{name}"] = "```python\n" + example.program + "\n```\n" + str(example.to_dict())[:2000]
-        if idx:
-            texts[f"samples/propose_{name}"] = proposer_rollouts[idx[0]].text[:4000]
-        if sidx:
-            texts[f"samples/solve_{name}"] = solver_rollouts[sidx[0]].text[:4000]
-    scalars["propose/reward"] = _mean(r.reward for r in proposer_rollouts)
-    scalars["propose/valid_rate"] = _mean(valid)
-    scalars["solve/reward"] = _mean(r.reward for r in solver_rollouts)
-    scalars["solve/accuracy"] = _mean(solver_verdicts)
-    return scalars, texts
+        for role, rollouts in (("propose", proposer_rollouts), ("solve", solver_rollouts)):
+            first = next((r for r in rollouts if r.task_type is task_type), None)
+            if first is not None:
+                texts[f"samples/{role}_{name}"] = first.text[:4000]
+    return texts
 
 
-def assemble_batch(rollouts: Sequence[Rollout], num_rows: int, response_len: int, prompt_buckets: Sequence[int]):
+def assemble_batch(rollouts: Sequence[Rollout], num_rows: int, response_len: int, prompt_len: int):
     """Numpy arrays of the training batch: each row a left-padded prompt then a right-padded response.
 
     Rows beyond the rollouts are empty (all masks False), so the batch shape depends only on the
-    config and the prompt-length bucket: the update step compiles once per bucket.
+    config and the prompt length (a bucket): the update step compiles once per bucket.
     Returns (tokens, mask, response_mask, old_logprobs, rewards, group_ids).
     """
     if len(rollouts) > num_rows:
         raise ValueError(f"{len(rollouts)} rollouts do not fit a batch of {num_rows} rows")
-    longest = max((len(r.prompt_ids) for r in rollouts), default=1)
-    prompt_len = next((b for b in sorted(prompt_buckets) if b >= longest), None)
-    if prompt_len is None:
-        raise ValueError(f"prompt of {longest} tokens exceeds the largest bucket {max(prompt_buckets)}")
+    longest = max((len(r.prompt_ids) for r in rollouts), default=0)
+    if longest > prompt_len:
+        raise ValueError(f"prompt of {longest} tokens exceeds the batch's prompt length {prompt_len}")
     total = prompt_len + response_len
     tokens = np.zeros((num_rows, total), np.int32)
     mask = np.zeros((num_rows, total), bool)

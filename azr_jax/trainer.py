@@ -13,6 +13,7 @@ import time
 import jax
 import numpy as np
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec
 
 from azr_jax.azr import grounding
 from azr_jax.azr.buffers import TaskBuffers
@@ -25,6 +26,7 @@ from azr_jax.model.config import get_model_config
 from azr_jax.model.functional import create_model
 from azr_jax.monitoring import MetricsWriter, SafetyMonitor, format_progress
 from azr_jax.monitoring.flops import total_peak_flops
+from azr_jax.parallel.host_collectives import global_max, global_sum
 from azr_jax.parallel.mesh import make_mesh
 from azr_jax.rl import (TrainBatch, batch_shardings, compute_advantages, init_opt_state, jit_update_step,
                         make_optimizer, opt_state_shardings)
@@ -91,10 +93,12 @@ class Trainer:
         self.batch_shardings = batch_shardings(self.mesh)
         self.advantages = jax.jit(lambda r, g, m: compute_advantages(config.rl.advantage_estimator, r, g, m,
                                                                      num_groups=NUM_TRR_GROUPS,
-                                                                     epsilon=config.rl.advantage_eps))
+                                                                     epsilon=config.rl.advantage_eps),
+                                  out_shardings=self.batch_shardings.advantages_bt)
         self.checkpoints = TrainCheckpoints(self.workdir, keep=config.keep_checkpoints)
         self.metrics = MetricsWriter(self.workdir)
-        self.safety = SafetyMonitor(self.workdir)
+        self.safety = SafetyMonitor(self.workdir,
+                                    process_index=jax.process_index() if jax.process_count() > 1 else None)
         self.step = 0
         self.skipped_updates = 0
         self.peak_flops = total_peak_flops()
@@ -182,18 +186,40 @@ class Trainer:
         result = self.selfplay.step(self.params, self.step, self.config.seed)
         return self.learn(result, start)
 
+    def _rows_per_process(self) -> int:
+        """Training rows each process contributes: its largest possible share of the 6 x B rollouts,
+        rounded up to a multiple of the batch parallelism of its own devices."""
+        parallel, processes = self.mesh.shape["data"] * self.mesh.shape["fsdp"], jax.process_count()
+        if parallel % processes:
+            raise ValueError(f"the mesh's batch axes (data x fsdp = {parallel}) must split evenly over the "
+                             f"{processes} processes: each process trains on its own rollouts")
+        share = 2 * -(-len(TaskType) * self.config.azr.batch_size // processes)  # proposer + solver
+        local_parallel = parallel // processes
+        return -(-share // local_parallel) * local_parallel
+
+    def _global_rows(self, local: np.ndarray, sharding) -> jax.Array:
+        """This process's rows -> the global array (rows of all processes, process 0's first)."""
+        shape = (local.shape[0] * jax.process_count(),) + local.shape[1:]
+        return jax.make_array_from_process_local_data(sharding, local, shape)
+
     def learn(self, result: StepResult, start: float) -> dict:
         """The update from a self-play step's rollouts, then metrics, flagged samples and logging."""
         config = self.config
-        # 6 groups x B rows, padded with empty rows to a multiple of the mesh's batch parallelism.
-        parallel = self.mesh.shape["data"] * self.mesh.shape["fsdp"]
-        num_rows = -(-NUM_TRR_GROUPS * config.azr.batch_size // parallel) * parallel
+        # Every process must build the same shapes: the prompt bucket of the longest prompt anywhere.
+        longest = global_max(max((len(r.prompt_ids) for r in result.rollouts), default=1))
+        prompt_len = next(b for b in self.prompt_buckets if b >= longest)
         tokens, mask, response_mask, old_logprobs, rewards, groups = assemble_batch(
-            result.rollouts, num_rows, config.generation.max_response_tokens, self.prompt_buckets)
-        advantages = self.advantages(rewards, groups, response_mask)
-        batch = TrainBatch(tokens_bt=tokens, mask_bt=mask, response_mask_bt=response_mask,
-                           old_logprobs_bt=old_logprobs, advantages_bt=np.asarray(advantages))
-        batch = jax.device_put(batch, self.batch_shardings)
+            result.rollouts, self._rows_per_process(), config.generation.max_response_tokens, prompt_len)
+        local_counts = [float(response_mask.sum()), float(mask.sum())]
+        rows = self.batch_shardings.tokens_bt
+        rows_1d = NamedSharding(self.mesh, PartitionSpec(rows.spec[0]))
+        response_mask = self._global_rows(response_mask, rows)
+        # TRR++ whitening statistics are per group over the global batch: computed on the device arrays.
+        advantages = self.advantages(self._global_rows(rewards, rows_1d), self._global_rows(groups, rows_1d),
+                                     response_mask)
+        batch = TrainBatch(tokens_bt=self._global_rows(tokens, rows), mask_bt=self._global_rows(mask, rows),
+                           response_mask_bt=response_mask, old_logprobs_bt=self._global_rows(old_logprobs, rows),
+                           advantages_bt=advantages)
         update_start = time.perf_counter()
         self.params, self.opt_state, update_metrics = self.update(self.params, self.opt_state, batch)
         applied = bool(update_metrics["update_applied"])
@@ -214,17 +240,21 @@ class Trainer:
         scalars["time/step_s"] = step_s
         known = sum(scalars.get(f"time/{k}_s", 0.0) for k in ("sampling", "executor_wait", "host")) + update_s
         scalars["time/idle_s"] = max(step_s - known, 0.0)
-        sampled = sum(len(r.response_ids) for r in result.rollouts)
-        trained = int(response_mask.sum())
-        scalars["perf/tokens_per_s"] = sampled / max(scalars.get("time/sampling_s", step_s), 1e-9)
-        flops = 2 * self.model_config.num_params * (sampled + int(mask.sum())) + 6 * self.model_config.num_params * int(mask.sum())
-        scalars["perf/mfu"] = flops / step_s / self.peak_flops
-        scalars["perf/trained_tokens"] = float(trained)
+        flagged_keys, flagged = [], []
         for role in ("propose", "solve"):
             for task_type in TaskType:
                 texts = [r.text for r in result.rollouts if r.role == role and r.task_type is task_type]
-                scalars[f"safety/{role}/{task_type.executor_name}_flagged"] = float(
-                    self.safety.scan(self.step, role, task_type.executor_name, texts))
+                flagged_keys.append(f"safety/{role}/{task_type.executor_name}_flagged")
+                flagged.append(self.safety.scan(self.step, role, task_type.executor_name, texts))
+        trained, real, *flagged = global_sum(local_counts + flagged)
+        scalars.update(zip(flagged_keys, flagged))
+        sampled = scalars["perf/sampled_tokens"]
+        scalars["perf/tokens_per_s"] = sampled / max(scalars.get("time/sampling_s", step_s), 1e-9)
+        # Sampling costs 2N per token (prompt and response); the update 2N forward + 4N backward on every
+        # real token of the batch.
+        flops = 2 * self.model_config.num_params * (sampled + real) + 6 * self.model_config.num_params * real
+        scalars["perf/mfu"] = flops / step_s / self.peak_flops
+        scalars["perf/trained_tokens"] = trained
         self.metrics.write(self.step, scalars, result.texts)
         return scalars
 

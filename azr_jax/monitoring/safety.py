@@ -1,8 +1,9 @@
 """Flags proposer and solver text that matches configurable patterns (the paper's "uh-oh moments").
 
 Matches are counted per role for TensorBoard and written, whole, to
-<workdir>/flagged_samples/step_<step>_<role>_<task>.jsonl so a person can read what the model wrote
-(one file per batch: GCS objects cannot be appended to).
+<workdir>/flagged_samples/step_<step>_<role>_<task>[_p<process>].jsonl so a person can read what the
+model wrote (one file per batch and process: GCS objects cannot be appended to, and on several hosts
+each process scans its own rollouts).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ _SCAN_CHARS = 64 * 1024  # the head of a text is scanned; bounded time on megaby
 
 
 class SafetyMonitor:
-    def __init__(self, workdir: str, patterns: Iterable[str] = DEFAULT_PATTERNS, enabled: bool = True):
+    def __init__(self, workdir: str, patterns: Iterable[str] = DEFAULT_PATTERNS, enabled: bool = True,
+                 process_index: int | None = None):
+        self._suffix = "" if process_index is None else f"_p{process_index}"
         self._patterns = [re.compile(p, re.IGNORECASE) for p in patterns]
         self._dir = posixpath.join(workdir.rstrip("/"), "flagged_samples")
         self._enabled = enabled
@@ -37,7 +40,7 @@ class SafetyMonitor:
             if hits:
                 flagged.append({"step": step, "role": role, "task": task_type, "patterns": hits, "text": head})
         if flagged and self._enabled:
-            path = posixpath.join(self._dir, f"step_{step:06d}_{role}_{task_type}.jsonl")
+            path = posixpath.join(self._dir, f"step_{step:06d}_{role}_{task_type}{self._suffix}.jsonl")
             with fsspec.open(path, "w", auto_mkdir=True) as f:
                 for record in flagged:
                     f.write(json.dumps(record) + "\n")

@@ -12,8 +12,9 @@ import contextvars
 from typing import Mapping
 
 import jax
+import numpy as np
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from azr_jax.parallel.rules import DEFAULT_RULES, MeshAxes, logical_to_spec
 
@@ -57,3 +58,20 @@ def param_shardings(state: nnx.State, mesh: Mesh, rules: Mapping[str, MeshAxes] 
         return var.replace(named_sharding(mesh, axes, var.shape, rules))
 
     return jax.tree.map(sharding_of, state, is_leaf=lambda x: isinstance(x, nnx.Variable))
+
+
+def replicate(tree, mesh: Mesh):
+    """Host values (the same on every process) -> arrays replicated over the whole mesh.
+
+    Unlike jax.device_put, this also works when the mesh spans devices of other processes: each
+    process supplies the copies on its own devices. PRNG keys travel as their raw key data.
+    """
+    sharding = NamedSharding(mesh, PartitionSpec())
+
+    def put(x):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(put(jax.random.key_data(x)), impl=jax.random.key_impl(x))
+        x = np.asarray(x)
+        return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+    return jax.tree.map(put, tree)

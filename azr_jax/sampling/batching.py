@@ -44,20 +44,29 @@ def pad_prompts(prompts: Sequence[Sequence[int]], prompt_buckets: Sequence[int],
                 pad_id: int = 0) -> PromptBatch:
     if len(prompts) == 0:
         raise ValueError("generate: no prompts given")
+    check_prompt_lengths(prompts, prompt_buckets)
+    length = pick_bucket(max(len(p) for p in prompts), prompt_buckets, "prompt length")
+    batch = pick_bucket(len(prompts), batch_buckets, "number of prompts")
+    tokens_bp, mask_bp = left_pad(prompts, range(len(prompts)), batch, length, pad_id)
+    return PromptBatch(tokens_bp=tokens_bp, mask_bp=mask_bp, num_prompts=len(prompts))
+
+
+def check_prompt_lengths(prompts: Sequence[Sequence[int]], prompt_buckets: Sequence[int]) -> None:
     for i, prompt in enumerate(prompts):
         if len(prompt) == 0:
             raise ValueError(f"generate: prompt {i} is empty; every prompt needs at least one token")
-    longest = max(len(p) for p in prompts)
-    if longest > max(prompt_buckets):
-        index = max(range(len(prompts)), key=lambda i: len(prompts[i]))
-        raise ValueError(f"generate: prompt {index} has {longest} tokens, longer than the cache's prompt part "
-                         f"(largest prompt bucket {max(prompt_buckets)}); make the Sampler with larger "
-                         f"prompt_buckets or truncate the prompt")
-    length = pick_bucket(longest, prompt_buckets, "prompt length")
-    batch = pick_bucket(len(prompts), batch_buckets, "number of prompts")
+        if len(prompt) > max(prompt_buckets):
+            raise ValueError(f"generate: prompt {i} has {len(prompt)} tokens, longer than the cache's prompt part "
+                             f"(largest prompt bucket {max(prompt_buckets)}); make the Sampler with larger "
+                             f"prompt_buckets or truncate the prompt")
+
+
+def left_pad(prompts: Sequence[Sequence[int]], rows: Sequence[int], batch: int, length: int,
+             pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """[batch, length] tokens and mask with prompt i left-padded into row rows[i]; other rows are empty."""
     tokens_bp = np.full((batch, length), pad_id, np.int32)
     mask_bp = np.zeros((batch, length), bool)
-    for i, prompt in enumerate(prompts):
-        tokens_bp[i, length - len(prompt):] = prompt
-        mask_bp[i, length - len(prompt):] = True
-    return PromptBatch(tokens_bp=tokens_bp, mask_bp=mask_bp, num_prompts=len(prompts))
+    for row, prompt in zip(rows, prompts):
+        tokens_bp[row, length - len(prompt):] = prompt
+        mask_bp[row, length - len(prompt):] = True
+    return tokens_bp, mask_bp

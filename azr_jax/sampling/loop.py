@@ -61,7 +61,6 @@ class Controls:
     top_p: jax.Array  # [] float32
     eos_e: jax.Array  # [E] int32
     stop_sw: jax.Array  # [S, W] int32
-    num_prompts: jax.Array  # [] int32: rows of prompts past this are batch padding
     rng: jax.Array  # key
 
 
@@ -77,7 +76,7 @@ class SamplingState:
     done_b: jax.Array  # [B] bool
     reason_b: jax.Array  # [B] int32: RUNNING / EOS / STOP / LENGTH
     length_b: jax.Array  # [B] int32: generated tokens, stop token included
-    row_id_b: jax.Array  # [B] int32: prompt * n + sample, -1 for batch padding rows
+    row_id_b: jax.Array  # [B] int32: prompt row * n + sample, -1 for batch padding rows
 
 
 def _constrain_state(state: SamplingState) -> SamplingState:
@@ -139,7 +138,7 @@ def prefill(config: ModelConfig, graphdef: nnx.GraphDef, mesh: Mesh | None, host
         mask_bp = share(mask_bp, 0)
         rows = spec.rows
         row_b = jnp.arange(rows, dtype=jnp.int32)
-        real_b = row_b // n < controls.num_prompts
+        real_b = jnp.any(mask_bp, axis=1)  # padding rows have no prompt token (empty prompts are refused)
         state = SamplingState(
             step=jnp.zeros((), jnp.int32),
             cache=cache,

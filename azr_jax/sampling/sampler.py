@@ -12,12 +12,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding
 
 from azr_jax.model.config import ModelConfig
 from azr_jax.parallel.rules import logical_to_spec
+from azr_jax.parallel.sharding import replicate
 from azr_jax.sampling import loop, stops
-from azr_jax.sampling.batching import default_batch_buckets, pad_prompts
+from azr_jax.sampling.batching import check_prompt_lengths, default_batch_buckets, left_pad, pad_prompts, pick_bucket
 from azr_jax.sampling.params import SamplingParams
 from azr_jax.sampling.results import GenerateStats, SampleOutput, SampleRow
 from azr_jax.sampling.streaming import RowStream, rows_from_arrays
@@ -60,32 +62,48 @@ class Sampler:
                                donate_argnames=("state",))
 
     def generate(self, params: nnx.State, prompts: Sequence[Sequence[int]], sampling: SamplingParams,
-                 seed: int = 0, on_finished: Callable[[SampleRow], None] | None = None) -> SampleOutput:
+                 seed: int = 0, on_finished: Callable[[SampleRow], None] | None = None,
+                 process_local: bool = False) -> SampleOutput:
         """Samples `sampling.n` continuations of every prompt.
 
-        prompts: token ids (every process passes the same global list). on_finished: called with each
-        row as soon as it finishes, from a worker thread, while the device keeps decoding the others;
-        all calls have returned when generate returns. Rows of the output are prompt-major.
+        prompts: token ids. By default every process passes the same global list and receives the rows
+        that its devices hold. With process_local=True each process passes only its own prompts (any
+        number, zero included) and receives exactly their rows, prompt_index counting in its own list;
+        every process must still call generate (it is one SPMD program), and when no process has a
+        prompt the output is empty.
+        on_finished: called with each row as soon as it finishes, from a worker thread, while the device
+        keeps decoding the others; all calls have returned when generate returns. Rows of the output are
+        prompt-major.
         """
         if not isinstance(sampling, SamplingParams):
             raise TypeError(f"generate: sampling must be a SamplingParams, got {type(sampling).__name__}")
         self._check_token_ids(prompts)
-        batch = pad_prompts(prompts, self.prompt_buckets, self.batch_buckets, self.pad_id)
-        spec = loop.LoopSpec(prompt_slots=batch.tokens_bp.shape[1], num_prompt_rows=batch.tokens_bp.shape[0],
+        if process_local and jax.process_count() > 1:
+            placed = self._place_process_local(prompts)
+            if placed is None:
+                return _empty_output(sampling.n)
+            tokens_bp, mask_bp, prompt_of_row = placed
+        elif process_local and not prompts:
+            return _empty_output(sampling.n)
+        else:
+            batch = pad_prompts(prompts, self.prompt_buckets, self.batch_buckets, self.pad_id)
+            tokens_bp, mask_bp, prompt_of_row = batch.tokens_bp, batch.mask_bp, None
+        spec = loop.LoopSpec(prompt_slots=tokens_bp.shape[1], num_prompt_rows=tokens_bp.shape[0],
                              n=sampling.n, max_new_tokens=sampling.max_new_tokens, greedy=sampling.greedy,
                              top_k=sampling.top_k, use_top_p=sampling.top_p < 1.0, stream=on_finished is not None)
         eos_ids = self.config.eos_token_ids if sampling.eos_ids is None else sampling.eos_ids
         controls = loop.Controls(
             temperature=jnp.float32(sampling.temperature or 1.0), top_p=jnp.float32(sampling.top_p),
             eos_e=jnp.asarray(stops.eos_table(eos_ids)), stop_sw=jnp.asarray(stops.stop_table(sampling.stop_sequences)),
-            num_prompts=jnp.int32(batch.num_prompts), rng=jax.random.key(seed))
-        controls = jax.device_put(controls, self._replicated())
+            rng=jax.random.key(seed))
+        if self.mesh is not None:
+            controls = replicate(controls, self.mesh)
         with self._lock:
-            self._stream = RowStream(sampling.n, on_finished) if on_finished is not None else None
+            self._stream = RowStream(sampling.n, prompt_of_row, on_finished) if on_finished is not None else None
             try:
                 start = time.perf_counter()
-                state = self._prefill(params, self._rows_to_device(batch.tokens_bp),
-                                      self._rows_to_device(batch.mask_bp), controls, spec=spec)
+                state = self._prefill(params, self._rows_to_device(tokens_bp), self._rows_to_device(mask_bp),
+                                      controls, spec=spec)
                 state.step.block_until_ready()
                 prefilled = time.perf_counter()
                 state = self._decode(params, state, controls, spec=spec)
@@ -97,7 +115,39 @@ class Sampler:
                 stream, self._stream = self._stream, None
                 if stream is not None:
                     stream.close()
-        return SampleOutput(rows=rows_from_arrays(sampling.n, *fields), n=sampling.n, stats=stats)
+        return SampleOutput(rows=rows_from_arrays(sampling.n, prompt_of_row, *fields), n=sampling.n, stats=stats)
+
+    def _place_process_local(self, prompts: Sequence[Sequence[int]]):
+        """Global [Bp, P] tokens and mask with this process's prompts in rows its devices hold.
+
+        The processes agree on the shapes (the longest prompt and the largest count anywhere) through
+        one small all-gather; each then fills only its own rows, the only ones it sends to devices.
+        """
+        if prompts:
+            check_prompt_lengths(prompts, self.prompt_buckets)
+        mine = np.array([len(prompts), max((len(p) for p in prompts), default=0)], np.int32)
+        everyone = np.asarray(multihost_utils.process_allgather(mine)).reshape(-1, 2)
+        most, longest = int(everyone[:, 0].max()), int(everyone[:, 1].max())
+        if most == 0:
+            return None
+        processes = everyone.shape[0]
+        length = pick_bucket(longest, self.prompt_buckets, "prompt length")
+        rows = pick_bucket(most * processes, self.batch_buckets, "number of prompts")
+        local_rows = self._addressable_rows(rows)
+        if len(local_rows) * processes != rows:
+            raise ValueError(f"generate(process_local=True): this process's devices hold {len(local_rows)} of {rows} "
+                             f"rows; the mesh's batch axes (data, fsdp) must split rows evenly over the "
+                             f"{processes} processes")
+        tokens_bp, mask_bp = left_pad(prompts, local_rows, rows, length, self.pad_id)
+        return tokens_bp, mask_bp, {row: i for i, row in enumerate(local_rows[:len(prompts)])}
+
+    def _addressable_rows(self, rows: int) -> list[int]:
+        """Indices of the batch rows on this process's devices, ascending."""
+        spec = logical_to_spec(("batch",), (rows,), self.mesh)
+        held = set()
+        for index in NamedSharding(self.mesh, spec).addressable_devices_indices_map((rows,)).values():
+            held.update(range(*index[0].indices(rows)))
+        return sorted(held)
 
     def _receive_rows(self, *arrays) -> None:
         """io_callback target: a device's local rows, some of which finished this step."""
@@ -109,15 +159,17 @@ class Sampler:
             if any(not 0 <= t < self.config.vocab_size for t in prompt):
                 raise ValueError(f"generate: prompt {i} holds token ids outside [0, {self.config.vocab_size})")
 
-    def _replicated(self):
-        return None if self.mesh is None else NamedSharding(self.mesh, PartitionSpec())
-
     def _rows_to_device(self, x: np.ndarray) -> jax.Array:
         """Global host array -> device array sharded over the batch axes; each process sends its own rows."""
         if self.mesh is None:
             return jnp.asarray(x)
         spec = logical_to_spec(("batch",) + (None,) * (x.ndim - 1), x.shape, self.mesh)
         return jax.make_array_from_callback(x.shape, NamedSharding(self.mesh, spec), lambda index: x[index])
+
+
+def _empty_output(n: int) -> SampleOutput:
+    return SampleOutput(rows=[], n=n, stats=GenerateStats(prefill_seconds=0.0, decode_seconds=0.0, decode_steps=0,
+                                                          rows=0))
 
 
 def _local_rows(x: jax.Array) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -58,15 +58,21 @@ def report_finished(host_fn: HostFn, mesh: Mesh | None, batch_spec: PartitionSpe
     jax.shard_map(local_fn, mesh=mesh, in_specs=in_specs, out_specs=())(*operands)
 
 
-def rows_from_arrays(n: int, row_id_b, tokens_bt, logprobs_bt, length_b, reason_b, select_b=None) -> list[SampleRow]:
-    """SampleRows of the real (row id >= 0) rows, optionally only where select_b is true."""
+def rows_from_arrays(n: int, prompt_of_row: Mapping[int, int] | None, row_id_b, tokens_bt, logprobs_bt, length_b,
+                     reason_b, select_b=None) -> list[SampleRow]:
+    """SampleRows of the real (row id >= 0) rows, optionally only where select_b is true.
+
+    prompt_of_row maps a prompt's row in the batch to the caller's index of the prompt (None: the same).
+    """
     rows = []
     for i in range(len(row_id_b)):
         row_id = int(row_id_b[i])
         if row_id < 0 or (select_b is not None and not select_b[i]):
             continue
         length = int(length_b[i])
-        rows.append(SampleRow(prompt_index=row_id // n, sample_index=row_id % n,
+        prompt_row = row_id // n
+        rows.append(SampleRow(prompt_index=prompt_row if prompt_of_row is None else prompt_of_row[prompt_row],
+                              sample_index=row_id % n,
                               tokens=[int(t) for t in tokens_bt[i, :length]],
                               logprobs=np.asarray(logprobs_bt[i, :length], np.float32),
                               finish_reason=FINISH_REASONS[int(reason_b[i])]))
@@ -79,8 +85,9 @@ class RowStream:
     Errors raised by `on_finished` are kept and re-raised by `close`.
     """
 
-    def __init__(self, n: int, on_finished: Callable[[SampleRow], None]):
+    def __init__(self, n: int, prompt_of_row: Mapping[int, int] | None, on_finished: Callable[[SampleRow], None]):
         self._n = n
+        self._prompt_of_row = prompt_of_row
         self._on_finished = on_finished
         self._queue: queue.Queue = queue.Queue()
         self._error: BaseException | None = None
@@ -88,7 +95,8 @@ class RowStream:
         self._thread.start()
 
     def push(self, row_id_b, newly_done_b, tokens_bt, logprobs_bt, length_b, reason_b) -> None:
-        for row in rows_from_arrays(self._n, row_id_b, tokens_bt, logprobs_bt, length_b, reason_b, newly_done_b):
+        for row in rows_from_arrays(self._n, self._prompt_of_row, row_id_b, tokens_bt, logprobs_bt, length_b,
+                                    reason_b, newly_done_b):
             self._queue.put(row)
 
     def _work(self):

@@ -135,7 +135,7 @@ def _controls(mesh: Mesh) -> loop.Controls:
     replicated = NamedSharding(mesh, PartitionSpec())
     values = loop.Controls(temperature=jnp.float32(1.0), top_p=jnp.float32(1.0),
                            eos_e=jnp.asarray(stops.eos_table((0,))), stop_sw=jnp.asarray(stops.stop_table(())),
-                           num_prompts=jnp.int32(1), rng=jax.random.key(0))
+                           rng=jax.random.key(0))
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), values)
 
 

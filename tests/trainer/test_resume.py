@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from azr_jax.checkpoint.train_checkpoints import TrainCheckpointError
