@@ -27,6 +27,7 @@ from azr_jax.azr.buffers import TaskBuffers
 from azr_jax.azr.parsing import ParseOptions, parse_proposal, parse_solution
 from azr_jax.azr.prompts import proposer_prompt, solver_prompt
 from azr_jax.azr.rewards import proposer_rewards, solver_rewards
+from azr_jax.azr.streaming_grounding import StreamingGrounding, check_now
 from azr_jax.azr.tasks import InductionTask, TaskType, Triplet
 from azr_jax.parallel.host_collectives import allgather_concat, allgather_json, my_share
 from azr_jax.rl.advantages import trr_group_id
@@ -108,13 +109,15 @@ class SelfPlay:
         # A model's embedding table may be larger than its tokenizer: ids past the tokenizer's end carry no text.
         return self.tokenizer.decode([i for i in ids if 0 <= i < self.tokenizer.vocab_size])
 
-    def _generate(self, params, prompts: list[list[int]], n: int, seed: int):
-        """This process's prompts in, their rows out (every process calls this, with any number of prompts)."""
+    def _generate(self, params, prompts: list[list[int]], n: int, seed: int, on_finished=None):
+        """This process's prompts in, their rows out (every process calls this, with any number of prompts).
+        on_finished(row) is called for each row as it finishes, while the device decodes the rest."""
         g = self.config.generation
         sampling = SamplingParams(temperature=g.temperature, top_p=g.top_p, top_k=g.top_k,
                                   max_new_tokens=g.max_response_tokens, n=n, stop_sequences=self._stops,
                                   eos_ids=tuple(self.tokenizer.eos_ids))
-        return self.sampler.generate(params, prompts, sampling, seed=seed, process_local=True)
+        return self.sampler.generate(params, prompts, sampling, seed=seed, process_local=True,
+                                     on_finished=on_finished)
 
     def proposer_plan(self, rng: np.random.Generator) -> list[tuple[TaskType, list]]:
         """(type, reference tasks) for B proposals per type: the same on every process, given the same buffers."""
@@ -156,50 +159,62 @@ class SelfPlay:
         proposer_items = [self.proposer_item(*planned) for planned in my_share(self.proposer_plan(rng))[0]]
         solver_items = my_share(self.solver_tasks(rng))[0]
         solver_prompt_ids = [self._solver_prompt_ids(t, task) for t, task in solver_items]
-        prompts = [p for _, p, _ in proposer_items if p is not None] + [p for p in solver_prompt_ids if p is not None]
+        proposing = [(t, p, source) for t, p, source in proposer_items if p is not None]
+        solving = [(t, task, p) for (t, task), p in zip(solver_items, solver_prompt_ids) if p is not None]
         timings["host"] += time.perf_counter() - t0
 
+        # Each row is parsed as it finishes and its proposal validated (or answer checked) by the executor
+        # on the host thread while the device still decodes the longer rows.
+        grounder = StreamingGrounding(self.executor, self.azr, self._host_thread)
+        proposed: list = [None] * len(proposing)  # (rollout, parsed, proposal)
+        answered: list = [None] * len(solving)  # (rollout, parsed answer)
+
+        def on_finished(row) -> None:
+            k = row.prompt_index
+            if k < len(proposing):
+                task_type, prompt_ids, source = proposing[k]
+                rollout = Rollout("propose", task_type, prompt_ids, list(row.tokens), np.asarray(row.logprobs),
+                                  self._decode(row.tokens))
+                parsed = parse_proposal(rollout.text, task_type, self.parse_options)
+                proposal = grounding.proposal_from_parse(parsed, source.program if source else None)
+                proposed[k] = (rollout, parsed, proposal)
+                if proposal is not None:
+                    grounder.validate(k, proposal)
+            else:
+                task_type, task, prompt_ids = solving[k - len(proposing)]
+                rollout = Rollout("solve", task_type, prompt_ids, list(row.tokens), np.asarray(row.logprobs),
+                                  self._decode(row.tokens))
+                answer = parse_solution(rollout.text, task_type, self.parse_options)
+                answered[k - len(proposing)] = (rollout, answer)
+                grounder.check(k - len(proposing), task, answer.solution, task_type)
+
         t = time.perf_counter()
-        rows = iter(self._generate(params, prompts, n=1, seed=_seed(seed, _TRAINING, step, 1)).rows)
+        prompts = [p for _, p, _ in proposing] + [p for *_, p in solving]
+        try:
+            output = self._generate(params, prompts, n=1, seed=_seed(seed, _TRAINING, step, 1),
+                                    on_finished=on_finished)
+        except BaseException:
+            grounder.finish_validation()  # frees the host thread before the error propagates
+            raise
+        for row in output.rows:  # a generate that did not stream (a scripted policy in tests) lands here
+            if (proposed + answered)[row.prompt_index] is None:
+                on_finished(row)
         timings["sampling"] += time.perf_counter() - t
 
+        # The learnability rollouts need every validation; solver checks not yet run go behind them.
         t = time.perf_counter()
-        proposals, proposer_rollouts = [], []
-        for task_type, prompt_ids, source in proposer_items:
-            if prompt_ids is None:
-                continue
-            row = next(rows)
-            rollout = Rollout("propose", task_type, prompt_ids, list(row.tokens), np.asarray(row.logprobs),
-                              self._decode(row.tokens))
-            parsed = parse_proposal(rollout.text, task_type, self.parse_options)
-            proposals.append((parsed, grounding.proposal_from_parse(parsed, source.program if source else None)))
-            proposer_rollouts.append(rollout)
-        solver_rollouts, solver_answers, solved_tasks, solved_types = [], [], [], []
-        for (task_type, task), prompt_ids in zip(solver_items, solver_prompt_ids):
-            if prompt_ids is None:
-                continue
-            row = next(rows)
-            rollout = Rollout("solve", task_type, prompt_ids, list(row.tokens), np.asarray(row.logprobs),
-                              self._decode(row.tokens))
-            solver_answers.append(parse_solution(rollout.text, task_type, self.parse_options))
-            solver_rollouts.append(rollout)
-            solved_tasks.append(task)
-            solved_types.append(task_type)
-        timings["host"] += time.perf_counter() - t
-
-        # Validation must finish before the learnability rollouts can be prompted.
-        t = time.perf_counter()
-        to_validate = [p for _, p in proposals if p is not None]
-        outcomes = iter(grounding.validate_proposals(self.executor, to_validate, self.azr))
-        validated = [next(outcomes) if p is not None else None for _, p in proposals]
+        unchecked = grounder.finish_validation()
         timings["executor_wait"] += time.perf_counter() - t
-        timings["executor_busy"] += time.perf_counter() - t
+        proposer_rollouts = [rollout for rollout, _, _ in proposed]
+        proposals = [(parsed, proposal) for _, parsed, proposal in proposed]
+        validated = [grounder.outcomes[k] if proposal is not None else None for k, (_, proposal) in enumerate(proposals)]
+        solver_rollouts = [rollout for rollout, _ in answered]
+        solver_answers = [answer for _, answer in answered]
 
-        # Solver answers are checked on the host thread while the device samples learnability rollouts.
         def check_solver_answers():
             start = time.perf_counter()
-            verdicts = _check(self.executor, solved_tasks, solver_answers, solved_types)
-            return verdicts, time.perf_counter() - start
+            verdicts = {**grounder.verdicts, **check_now(self.executor, unchecked)}
+            return [verdicts[j] for j in range(len(answered))], time.perf_counter() - start
 
         solver_check = self._host_thread.submit(check_solver_answers)
 
@@ -241,7 +256,7 @@ class SelfPlay:
         t = time.perf_counter()
         solver_verdicts, busy = solver_check.result()
         timings["executor_wait"] += time.perf_counter() - t
-        timings["executor_busy"] += busy
+        timings["executor_busy"] += busy + grounder.busy_seconds
 
         t = time.perf_counter()
         # A valid task whose rollout prompt did not fit cannot be scored; it counts as invalid.

@@ -41,9 +41,11 @@ def main(argv, overrides):
     del argv
     logging.set_verbosity(logging.WARNING)
     from azr_jax.config_overrides import ConfigError
-    from azr_jax.parallel.distributed import maybe_initialize_distributed
+    from azr_jax.parallel.distributed import default_to_cpu_without_tpu, maybe_initialize_distributed
     from azr_jax.run_config import load_run_config
 
+    if default_to_cpu_without_tpu():
+        logging.warning("no TPU chips on this host: running on CPU (set JAX_PLATFORMS to choose)")
     maybe_initialize_distributed(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
                                  FLAGS.process_id)
     if FLAGS.workdir:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import glob
+import importlib.util
 import os
 
 import jax
@@ -28,3 +30,20 @@ def maybe_initialize_distributed(mode: str = "auto", coordinator_address: str | 
     else:
         jax.distributed.initialize()  # TPU VMs: everything comes from the metadata server
     return True
+
+
+def tpu_chips_present() -> bool:
+    """Whether this host has TPU chips: /dev/accel* (v2-v4) or /dev/vfio/N (v5e, v5p and later)."""
+    return bool(glob.glob("/dev/accel*")) or any(os.path.basename(p).isdigit() for p in glob.glob("/dev/vfio/*"))
+
+
+def default_to_cpu_without_tpu() -> str | None:
+    """On a host without TPU chips but with libtpu installed (e.g. a laptop set up for AOT compile
+    checks), JAX would probe for a TPU, warn, and hold /tmp/libtpu_lockfile so a second JAX process
+    fails. Choose CPU there unless JAX_PLATFORMS says otherwise; returns the platform chosen, if any.
+    Call before JAX initialises its backends."""
+    if os.environ.get("JAX_PLATFORMS") or tpu_chips_present() or importlib.util.find_spec("libtpu") is None:
+        return None
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    jax.config.update("jax_platforms", "cpu")
+    return "cpu"

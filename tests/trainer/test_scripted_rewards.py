@@ -46,7 +46,7 @@ def test_wrong_and_malformed_answers_are_penalised(scripted_trainer):
     t = scripted_trainer
     generate = t.selfplay._generate
 
-    def wrong_solver(params, prompts, n, seed):
+    def wrong_solver(params, prompts, n, seed, on_finished=None):  # rows are rewritten: none streamed
         out = generate(params, prompts, n, seed)
         # Odd sample indices answer wrongly; make every row of this call an odd sample's answer.
         tok = t.tokenizer

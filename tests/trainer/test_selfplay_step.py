@@ -1,10 +1,12 @@
 """A full self-play step of the tiny config: the real tiny model, the real sandboxed executor."""
 
+import jax
 import numpy as np
 import pytest
 
 from azr_jax.azr import grounding
 from azr_jax.azr.tasks import Proposal, TaskType
+from azr_jax.checkpoint.train_checkpoints import abstract_like
 from azr_jax.rl.advantages import NUM_TRR_GROUPS
 from azr_jax.trainer import Trainer
 from tests_trainer_helpers import small_config
@@ -63,3 +65,31 @@ def test_full_step_covers_every_group_and_only_valid_tasks_enter_buffers(trainer
     # The trainer's recomputed log-probs agree with the sampler's (ratio = 1 on-policy).
     assert scalars["pg/logprob_max_abs_diff"] < 1e-3
     assert all(f"time/{k}_s" in scalars for k in ("sampling", "executor_wait", "host", "update", "idle"))
+
+
+def _host_copy(tree):
+    return [np.array(x) for x in jax.tree.leaves(tree)]
+
+
+def test_non_finite_loss_skips_the_update_and_is_never_saved(trainer, capsys):
+    """NaN log-probs from the sampler make the loss NaN: the update is skipped and logged, parameters
+    and optimizer state stay as they were, and the checkpoint written next holds only finite values."""
+    result = trainer.selfplay.step(trainer.params, 1, seed=0)
+    result.rollouts[0].logprobs = np.full_like(result.rollouts[0].logprobs, np.nan)
+    before = _host_copy(trainer._arrays())  # params and optimizer state
+    skipped_before = trainer.skipped_updates
+
+    scalars = trainer.learn(result, start=0.0)
+    assert scalars["pg/update_applied"] == 0.0 and trainer.skipped_updates == skipped_before + 1
+    assert scalars["pg/skipped_updates"] == skipped_before + 1
+    for a, b in zip(before, _host_copy(trainer._arrays()), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert f"step {trainer.step}: update skipped (non-finite loss" in capsys.readouterr().out
+
+    trainer.step = 7
+    trainer.save()
+    trainer.checkpoints.wait()
+    arrays, host = trainer.checkpoints.restore(7, abstract_like(trainer._arrays()))
+    assert host["skipped_updates"] == trainer.skipped_updates
+    for saved, live in zip(_host_copy(arrays), before, strict=True):
+        np.testing.assert_array_equal(saved, live)

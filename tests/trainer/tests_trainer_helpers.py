@@ -78,12 +78,14 @@ def scripted_completion(prompt: str, sample_index: int, counter) -> str:
 def scripted_generate(tokenizer, counter):
     """A stand-in for SelfPlay._generate that answers every prompt with scripted_completion."""
 
-    def generate(params, prompts, n, seed):
+    def generate(params, prompts, n, seed, on_finished=None):
         rows = []
         for p, prompt_ids in enumerate(prompts):
             for k in range(n):
                 tokens = tokenizer.encode(scripted_completion(tokenizer.decode(prompt_ids), k, counter))
                 rows.append(SampleRow(p, k, tokens, np.full(len(tokens), -1.0, np.float32), "stop"))
+                if on_finished is not None:  # as the sampler streams finished rows
+                    on_finished(rows[-1])
         return SampleOutput(rows=rows, n=n, stats=GenerateStats(0.0, 0.0, 0, len(rows)))
 
     return generate
