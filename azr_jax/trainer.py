@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from typing import Callable, Mapping
 
 import jax
 import numpy as np
@@ -66,9 +67,18 @@ def _buckets(limit: int, smallest: int = 128) -> tuple[int, ...]:
     return tuple(out) + (limit,)
 
 
+Evaluator = Callable[[nnx.State, int], Mapping[str, float]]
+
+
 class Trainer:
-    def __init__(self, config: RunConfig):
+    """evaluators: name -> fn(params, steps_done) -> scalars, run every `eval_every` steps and logged
+    as eval/<name>/<scalar> (benchmarks such as HumanEval plug in here)."""
+
+    def __init__(self, config: RunConfig, evaluators: Mapping[str, Evaluator] | None = None):
         self.config = config
+        self.evaluators = dict(evaluators or {})
+        if config.eval_every and not self.evaluators:
+            log(f"warning: eval_every={config.eval_every} but no evaluator is registered; nothing will be evaluated")
         # orbax needs absolute local paths; gs:// URLs pass through.
         self.workdir = config.workdir if "://" in config.workdir else os.path.abspath(config.workdir)
         self.mesh = make_mesh(config.mesh)
@@ -266,10 +276,21 @@ class Trainer:
             self.step += 1
             if self.step % config.log_every == 0:
                 log(format_progress(self.step, config.steps, scalars["time/step_s"], scalars))
+            if config.eval_every and self.step % config.eval_every == 0 and self.evaluators:
+                evaluated = self.evaluate()
+                self.metrics.write(self.step - 1, evaluated)  # beside the step's own metrics
+                log(f"eval after {self.step} steps: " + ", ".join(f"{k} {v:.4g}" for k, v in evaluated.items()))
             if self.step % config.checkpoint_every == 0 or self.step == config.steps:
                 self.save()
         self.checkpoints.wait()
         log(f"done: {self.step} steps; checkpoints in {self.checkpoints.directory}")
+
+    def evaluate(self) -> dict[str, float]:
+        scalars = {}
+        for name, evaluator in self.evaluators.items():
+            for key, value in evaluator(self.params, self.step).items():
+                scalars[f"eval/{name}/{key}"] = float(value)
+        return scalars
 
     def save(self) -> None:
         host = {"step": self.step, "seed": self.config.seed, "config_name": self.config.name,

@@ -6,7 +6,10 @@ import subprocess
 import sys
 import time
 
+import jax
+import numpy as np
 import pytest
+from flax import nnx
 
 from azr_jax.checkpoint.train_checkpoints import TrainCheckpointError
 from azr_jax.trainer import Trainer
@@ -17,17 +20,30 @@ COMPARED = ("pg/loss", "pg/grad_norm", "propose/reward", "solve/reward", "propos
             "solve/deduction/response_tokens")
 
 
-def run(workdir, steps, capsys=None):
-    with Trainer(small_config(workdir, steps=steps, checkpoint_every=1)) as trainer:
+def run(workdir, steps, capsys=None, **overrides):
+    with Trainer(small_config(workdir, steps=steps, checkpoint_every=1, **overrides),
+                 evaluators={"probe": param_norm_probe}) as trainer:
         trainer.run()
         return trainer
+
+
+def param_norm_probe(params, steps_done):
+    leaves = jax.tree.leaves(nnx.to_pure_dict(params))
+    return {"param_norm": float(np.sqrt(sum(np.sum(np.square(np.asarray(x, np.float64))) for x in leaves))),
+            "steps_done": steps_done}
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("whole")
-    run(workdir, steps=2)
+    run(workdir, steps=2, eval_every=2)
     return read_scalars(str(workdir))
+
+
+def test_evaluators_run_every_eval_every_steps(uninterrupted):
+    # eval_every=2 over 2 steps: once, after both steps, logged beside step index 1's metrics.
+    assert uninterrupted["eval/probe/steps_done"] == {1: 2.0}
+    assert uninterrupted["eval/probe/param_norm"][1] > 0
 
 
 def assert_same_metrics(a, b, steps):
