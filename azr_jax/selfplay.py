@@ -234,23 +234,34 @@ class SelfPlay:
         n = self.azr.learnability_rollouts
         my_verdicts: list[tuple[int, list[bool]]] = []
         if fresh:  # the same on every process
+            # Queued behind the solver checks on the host thread; each rollout is checked as it finishes.
+            learn_grounder = StreamingGrounding(self.executor, self.azr, self._host_thread)
+            seen = set()
+
+            def on_rollout(row) -> None:
+                _, task_type, task, _ = runnable[row.prompt_index]
+                answer = parse_solution(self._decode(row.tokens), task_type, self.parse_options)
+                seen.add((row.prompt_index, row.sample_index))
+                learn_grounder.check(row.prompt_index * n + row.sample_index, task, answer.solution, task_type)
+
             t = time.perf_counter()
-            learn_out = self._generate(params, [p for *_, p in runnable], n=n, seed=_seed(seed, _TRAINING, step, 2))
+            try:
+                learn_out = self._generate(params, [p for *_, p in runnable], n=n,
+                                           seed=_seed(seed, _TRAINING, step, 2), on_finished=on_rollout)
+            except BaseException:
+                learn_grounder.finish_validation()
+                raise
+            for row in learn_out.rows:  # rows of a generate that did not stream
+                if (row.prompt_index, row.sample_index) not in seen:
+                    on_rollout(row)
             timings["sampling"] += time.perf_counter() - t
             t = time.perf_counter()
-            answers, tasks, types = [], [], []
-            for k, (_, task_type, task, _) in enumerate(runnable):
-                for row in learn_out.samples_of(k):
-                    answers.append(parse_solution(self._decode(row.tokens), task_type, self.parse_options))
-                    tasks.append(task)
-                    types.append(task_type)
-            timings["host"] += time.perf_counter() - t
-            t = time.perf_counter()
-            # Through the host thread, behind the solver checks: the executor serves one caller at a time.
-            verdicts = self._host_thread.submit(_check, self.executor, tasks, answers, types).result()
+            leftover = learn_grounder.finish_validation()
+            t_left = time.perf_counter()
+            verdicts = {**learn_grounder.verdicts, **check_now(self.executor, leftover)}
             timings["executor_wait"] += time.perf_counter() - t
-            timings["executor_busy"] += time.perf_counter() - t
-            my_verdicts = [(g, verdicts[k * n:(k + 1) * n]) for k, (g, *_) in enumerate(runnable)]
+            timings["executor_busy"] += learn_grounder.busy_seconds + (time.perf_counter() - t_left)
+            my_verdicts = [(g, [verdicts[k * n + j] for j in range(n)]) for k, (g, *_) in enumerate(runnable)]
         learn_verdicts = {g: v for g, v in allgather_concat(my_verdicts)}
 
         t = time.perf_counter()
@@ -314,13 +325,6 @@ def _seed(*key: int) -> int:
 
 def _task_from_dict(task_type: TaskType, d: dict):
     return InductionTask.from_dict(d) if task_type is TaskType.INDUCTION else Triplet.from_dict(d)
-
-
-def _check(executor, tasks, answers, task_types) -> list[bool]:
-    """Verdicts for parsed solver answers; a malformed answer (no solution) is wrong."""
-    if not tasks:
-        return []
-    return grounding.check_answers(executor, tasks, [a.solution for a in answers], task_types)
 
 
 def _mean(values) -> float:
