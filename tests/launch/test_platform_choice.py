@@ -1,5 +1,6 @@
-"""tpu_run on a host without TPU chips: CPU is chosen before JAX probes for a TPU, even when libtpu is
-installed (which would otherwise take /tmp/libtpu_lockfile and block a second JAX process)."""
+"""Platform and jax.distributed choices of tpu_run. On a host without TPU chips CPU is chosen before JAX
+probes for a TPU, even when libtpu is installed (which would otherwise take /tmp/libtpu_lockfile and
+block a second JAX process); jax.distributed starts itself only on multi-worker TPU VMs or when asked."""
 
 import importlib.util
 import os
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from azr_jax.parallel.distributed import tpu_chips_present
+from azr_jax.parallel.distributed import tpu_chips_present, wants_distributed
 
 PROBE = ("from azr_jax.parallel.distributed import default_to_cpu_without_tpu as choose; chosen = choose(); "
          "import jax; print(chosen, jax.devices()[0].platform)")
@@ -33,3 +34,21 @@ def test_cpu_is_chosen_without_tpu_chips():
 def test_an_explicit_platform_is_respected():
     chosen, platform = run_probe(JAX_PLATFORMS="cpu")
     assert (chosen, platform) == ("None", "cpu")
+
+
+@pytest.mark.parametrize("mode, explicit, environ, expected", [
+    ("auto", False, {}, False),  # a laptop: one process
+    ("auto", False, {"TPU_WORKER_HOSTNAMES": "w-0"}, False),  # a single-host TPU VM
+    ("auto", False, {"TPU_WORKER_HOSTNAMES": "w-0,w-1,w-2,w-3"}, True),  # a pod slice
+    ("auto", False, {"MEGASCALE_COORDINATOR_ADDRESS": "10.0.0.2:8080"}, True),  # multislice
+    ("auto", True, {}, True),  # --coordinator_address given
+    ("off", False, {"TPU_WORKER_HOSTNAMES": "w-0,w-1"}, False),
+    ("on", False, {}, True),
+])
+def test_when_jax_distributed_is_initialised(mode, explicit, environ, expected):
+    assert wants_distributed(mode, explicit, environ) is expected
+
+
+def test_unknown_distributed_mode_is_named():
+    with pytest.raises(ValueError, match="'sometimes'"):
+        wants_distributed("sometimes", False, {})
