@@ -1,7 +1,7 @@
 """Executor benchmark: our sandboxed pool vs the usual ways of running model code, on the same programs.
 
     python bench/executor.py                  # 2,000 programs: throughput, latency, scaling
-    python bench/executor.py --soak 100000    # plus a soak: memory, fds, processes; one worker killed mid-run
+    (the soak, memory/fds/processes over 100,000 jobs, is bench/executor_soak.py)
 
 Baselines, each given the same parallelism as our pool (the host's cores) except (c), serial by design:
   (a) a fresh `python -I -S` subprocess per job (the fastest subprocess there is: no site-packages);
@@ -18,11 +18,9 @@ import json
 import multiprocessing
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -163,67 +161,6 @@ def _service(workers: int) -> ExecutorService:
     return service
 
 
-# --- soak ------------------------------------------------------------------------------------------------
-
-def _proc_status(pid: int) -> tuple[int, int]:
-    """(RSS in KiB, open fds) of a process."""
-    with open(f"/proc/{pid}/status") as f:
-        rss = int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def _descendants() -> int:
-    me, count = str(os.getpid()), 0
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-                parents[entry] = stat[stat.rindex(")") + 2:].split()[1]
-            except OSError:
-                pass
-    frontier = {me}
-    while frontier:
-        frontier = {p for p, pp in parents.items() if pp in frontier}
-        count += len(frontier)
-    return count
-
-
-def soak(n: int, workers: int) -> None:
-    jobs = programs(min(n, 10_000), seed=1)
-    chunk = 10_000
-    with ExecutorService(ExecutorConfig(pool_size=workers)) as service:
-        def snapshot() -> str:
-            rss, fds = _proc_status(os.getpid())
-            wrss = [_proc_status(p)[0] for p in service.worker_pids()]
-            wfds = [_proc_status(p)[1] for p in service.worker_pids()]
-            return (f"service RSS {rss / 1024:.1f} MiB, fds {fds}; workers RSS {[round(x / 1024, 1) for x in wrss]} MiB, "
-                    f"fds {wfds}; processes below the service {_descendants()}")
-
-        service.run_batch([RunJob(c, call) for c, call in jobs[:100]])
-        print(f"soak start: {snapshot()}", flush=True)
-        killed = threading.Event()
-
-        def kill_one_worker() -> None:  # the OS killing a worker mid-job (as the OOM killer would)
-            time.sleep(2.0)
-            os.kill(service.worker_pids()[0], signal.SIGKILL)
-            killed.set()
-
-        threading.Thread(target=kill_one_worker, daemon=True).start()
-        done, statuses, start = 0, {}, time.perf_counter()
-        while done < n:
-            size = min(chunk, n - done)
-            batch = [RunJob(*jobs[(done + i) % len(jobs)], id=done + i) for i in range(size)]
-            for r in service.submit(batch):
-                key = r.status if r.status == "ok" else f"{r.status}:{r.error_type}"
-                statuses[key] = statuses.get(key, 0) + 1
-            done += size
-            print(f"soak {done}: {done / (time.perf_counter() - start):.0f} jobs/s; {snapshot()}", flush=True)
-        print(f"soak results: {statuses} (total {sum(statuses.values())} of {n}); worker restarts {service.restarts}; "
-              f"kill happened: {killed.is_set()}")
-
-
 def compare(jobs: list, cores: int, block: int = 100) -> float:
     """All four ways on the same programs, interleaved block by block so that load drifting on a shared
     host hits every way alike. Returns our speed-up over (a)."""
@@ -260,7 +197,6 @@ def compare(jobs: list, cores: int, block: int = 100) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--soak", type=int, default=0, help="also run a soak of this many jobs")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     jobs = programs(args.jobs)
@@ -273,8 +209,6 @@ def main() -> None:
         elapsed, _ = _ours(service, jobs)
         service.close()
         print(f"ours scaling: {workers} workers: {len(jobs) / elapsed:.0f} jobs/s")
-    if args.soak:
-        soak(args.soak, cores)
     print(f"executor: {ratio:.1f}x vs subprocess-per-job")
 
 

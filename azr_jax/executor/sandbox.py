@@ -24,7 +24,6 @@ import resource
 import shutil
 import signal
 import sys
-import tempfile
 
 from azr_jax.executor import landlock, seccomp
 from azr_jax.executor.config import ExecutorConfig
@@ -53,13 +52,16 @@ def _mount(source, target, fstype, flags: int, data) -> None:
 class Sandbox:
     """Owned by one worker; `enter()` is called in each child, `reset()` after each job."""
 
-    def __init__(self, config: ExecutorConfig, worker_index: int) -> None:
+    def __init__(self, config: ExecutorConfig, uid: int | None) -> None:
+        """`uid`: this worker's own uid from its service's claimed block; None when not root."""
         self.config = config
         self.warnings: list[str] = []
         self.mechanisms: dict[str, object] = {}
         self.worker_pid = os.getpid()
         self.is_root = os.geteuid() == 0
-        self.uid = config.sandbox_uid_base + worker_index if self.is_root else None
+        if self.is_root != (uid is not None):
+            raise ValueError(f"sandbox uid {uid!r} given to a worker running as uid {os.geteuid()}")
+        self.uid = uid
         self._namespaces()
         self.base = self._private_tmp()
         self.workdir = os.path.join(self.base, "job")
@@ -72,8 +74,9 @@ class Sandbox:
         self._seccomp()
         self.mechanisms.update(uid=self.uid, rlimits=True, process_group_kill=True)
         if self.uid is None:
-            self.warnings.append("not root: jobs run under the service's own uid (no uid isolation; "
-                                 "RLIMIT_NPROC counts all of that user's processes)")
+            self.warnings.append("not root: jobs run under the service's own uid (no uid isolation: a job can "
+                                 "signal any process of that user, the trainer included; RLIMIT_NPROC counts all "
+                                 "of that user's processes)")
 
     # --- once per worker ---------------------------------------------------------------------------
 
@@ -107,13 +110,13 @@ class Sandbox:
             self.mechanisms["private_tmpfs_mb"] = 0
             self.warnings.append("no private tmpfs: job files go to the host's disk (each capped by "
                                  "RLIMIT_FSIZE, all deleted after the job)")
-            return tempfile.mkdtemp(prefix="azr-exec-")
+            return _host_tmp()
         try:
             _mount("azr-exec", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={self.config.tmp_mb}m,mode=0711")
         except OSError as e:
             self.mechanisms.update(private_tmpfs_mb=0, mount_namespace=False)
             self.warnings.append(f"cannot mount a private tmpfs ({e}): job files go to the host's disk")
-            return tempfile.mkdtemp(prefix="azr-exec-")
+            return _host_tmp()
         self.mechanisms["private_tmpfs_mb"] = self.config.tmp_mb
         os.mkdir("/tmp/azr-exec", 0o711)
         return "/tmp/azr-exec"
@@ -204,6 +207,12 @@ class Sandbox:
     def close(self) -> None:
         if not self.mechanisms.get("mount_namespace"):  # a namespace's tmpfs dies with the worker
             shutil.rmtree(self.base, onerror=_chmod_and_retry)
+
+
+def _host_tmp() -> str:
+    import tempfile  # only here: it imports random, whose at-fork hook would then run in every child
+
+    return tempfile.mkdtemp(prefix="azr-exec-")
 
 
 def _chmod_and_retry(func, path, _exc_info) -> None:
