@@ -117,9 +117,10 @@ def test_a_malformed_job_fails_alone(service):
 
 
 def test_memory_hog_does_not_starve_neighbours(service):
+    # Deadlines far beyond need: this is about memory, and a loaded host must not turn it into timeouts.
     hog = RunJob("def f():\n    x = bytearray(200 * 2**20)\n    import time\n    time.sleep(0.3)\n    return len(x)",
-                 "f()")
-    normal = RunJob("def f():\n    return sum(range(1000))", "f()")
+                 "f()", timeout_s=20.0)
+    normal = RunJob("def f():\n    return sum(range(1000))", "f()", timeout_s=20.0)
     results = service.run_batch([hog, normal] * 6)
     assert {r.status for r in results[1::2]} == {"ok"}, [(r.status, r.error_type, r.message) for r in results]
     assert {r.status for r in results[0::2]} <= {"ok", "memory"}

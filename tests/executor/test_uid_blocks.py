@@ -1,6 +1,7 @@
 """Each service's jobs run under uids of its own: claims, stale claims, and one service's job reaching for
 another's. Root only (without root there are no uids to hand out, and the service says so)."""
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -35,12 +36,18 @@ def f(pid):
 """
 
 
-def config(lock_dir, **kw) -> ExecutorConfig:
-    return ExecutorConfig(**{**dict(pool_size=2, determinism_runs=1, timeout_s=10.0, uid_lock_dir=str(lock_dir)), **kw})
+def config(**kw) -> ExecutorConfig:
+    return ExecutorConfig(**{**dict(pool_size=2, determinism_runs=1, timeout_s=10.0), **kw})
 
 
-def test_two_services_at_once_get_disjoint_uids(tmp_path):
-    with ExecutorService(config(tmp_path)) as a, ExecutorService(config(tmp_path)) as b:
+def private(tmp_path) -> ExecutorConfig:
+    """A lock directory and a uid range of the test's own, for tests that count block indices: services
+    elsewhere on the host (other test runs, a soak) use the default directory and range."""
+    return config(uid_lock_dir=str(tmp_path), sandbox_uid_base=0x78000000)
+
+
+def test_two_services_at_once_get_disjoint_uids():
+    with ExecutorService(config()) as a, ExecutorService(config()) as b:
         seen = {}
         for name, service in (("a", a), ("b", b)):
             results = service.run_batch([RunJob(UID, "f()")] * 8)
@@ -49,12 +56,16 @@ def test_two_services_at_once_get_disjoint_uids(tmp_path):
         assert len(seen["a"]) == len(seen["b"]) == 2
         assert not seen["a"] & seen["b"]
         assert not set(a.uids) & set(b.uids)
-    with ExecutorService(config(tmp_path)) as c:
-        assert c.uids == a.uids, "a closed service's block is free again"
+    index = (a.uids[0] - a.config.sandbox_uid_base) // a.config.uid_block_size
+    lock = os.open(os.path.join(a.config.uid_lock_dir, f"block-{index}.lock"), os.O_RDWR)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the closed service still held its claim
+    finally:
+        os.close(lock)
 
 
-def test_a_job_cannot_touch_another_services_job(tmp_path):
-    with ExecutorService(config(tmp_path, pool_size=1)) as victim, ExecutorService(config(tmp_path, pool_size=1)) as attacker:
+def test_a_job_cannot_touch_another_services_job():
+    with ExecutorService(config(pool_size=1)) as victim, ExecutorService(config(pool_size=1)) as attacker:
         out = {}
         napper = threading.Thread(target=lambda: out.update(r=victim.run_batch([RunJob(VICTIM, "f()")])[0]))
         napper.start()
@@ -69,12 +80,13 @@ def test_a_job_cannot_touch_another_services_job(tmp_path):
 def test_a_dead_owners_claim_is_reclaimed(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom azr_jax.executor import ExecutorConfig, uid_blocks\n"
-         f"b = uid_blocks.claim(ExecutorConfig(uid_lock_dir={str(tmp_path)!r}))\nprint(b.index, flush=True)\n"
+         f"b = uid_blocks.claim(ExecutorConfig(uid_lock_dir={str(tmp_path)!r}, sandbox_uid_base=0x78000000))\n"
+         "print(b.index, flush=True)\n"
          "time.sleep(60)"],
         stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=os.getcwd()))
     try:
         assert holder.stdout.readline().strip() == "0"
-        mine = uid_blocks.claim(config(tmp_path))
+        mine = uid_blocks.claim(private(tmp_path))
         assert mine.index == 1, "block 0 is held by a live process"
         mine.release()
     finally:
@@ -83,13 +95,13 @@ def test_a_dead_owners_claim_is_reclaimed(tmp_path):
         holder.stdout.close()
     with open(tmp_path / "block-0.lock") as f:
         assert int(f.read()) == holder.pid, "the dead owner's claim is still on file"
-    again = uid_blocks.claim(config(tmp_path))
+    again = uid_blocks.claim(private(tmp_path))
     assert again.index == 0
     again.release()
 
 
 def test_a_block_whose_uid_runs_a_process_is_skipped(tmp_path):
-    first = config(tmp_path).sandbox_uid_base
+    first = private(tmp_path).sandbox_uid_base
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # a process under block 0's first uid, from something that took no lock
@@ -100,7 +112,7 @@ def test_a_block_whose_uid_runs_a_process_is_skipped(tmp_path):
         os._exit(0)
     try:
         os.read(r, 1)
-        block = uid_blocks.claim(config(tmp_path))
+        block = uid_blocks.claim(private(tmp_path))
         assert block.index == 1
         block.release()
     finally:
@@ -115,4 +127,4 @@ def test_a_lock_dir_others_can_write_is_refused(tmp_path):
     loose.mkdir()
     os.chmod(loose, 0o777)
     with pytest.raises(PermissionError, match="writable only by it"):
-        uid_blocks.claim(config(loose))
+        uid_blocks.claim(private(loose))
