@@ -7,7 +7,7 @@ interpreters), deduction checks, and a few errors, memory blow-ups and timeouts 
 path through the service and the workers is exercised. Samples are taken between chunks, when no job is
 in flight, so the process count is exact: the service's own workers and nothing else.
 Reported: RSS of the service process plus all its workers, open descriptors (service + workers), processes
-below the service, each as first / last / max and a least-squares slope per 10,000 jobs over the samples
+below the service, live Python allocations in the service process, each as first / last / max and a least-squares slope per 10,000 jobs over the samples
 after the first (warm-up: first-touch of caches, the pymalloc arenas of the first chunk).
 """
 
@@ -74,7 +74,8 @@ def sample(service: ExecutorService) -> dict:
     me = _status(os.getpid())
     workers = [_status(p) for p in service.worker_pids()]
     return {"service_rss_mib": me[0] / 1024, "total_rss_mib": (me[0] + sum(w[0] for w in workers)) / 1024,
-            "fds": me[1] + sum(w[1] for w in workers), "procs": _descendants(os.getpid())}
+            "fds": me[1] + sum(w[1] for w in workers), "procs": _descendants(os.getpid()),
+            "py_blocks": sys.getallocatedblocks()}  # live Python objects here: a leak, unlike fragmentation
 
 
 def slope(xs: list, ys: list) -> float:
@@ -86,7 +87,8 @@ def slope(xs: list, ys: list) -> float:
 def summary(points: list) -> None:
     """points: (jobs done, sample) pairs."""
     steady = points[1:] if len(points) > 2 else points
-    for key, unit in (("service_rss_mib", "MiB"), ("total_rss_mib", "MiB"), ("fds", ""), ("procs", "")):
+    for key, unit in (("service_rss_mib", "MiB"), ("total_rss_mib", "MiB"), ("fds", ""), ("procs", ""),
+                      ("py_blocks", "")):
         values = [s[key] for _, s in points]
         per_10k = slope([n for n, _ in steady], [s[key] for _, s in steady]) * 10_000
         print(f"{key}: first {values[0]:.1f}{unit}, last {values[-1]:.1f}{unit}, max {max(values):.1f}{unit}, "
@@ -131,7 +133,8 @@ def main() -> None:
             rate = done / (time.perf_counter() - start)
             s = points[-1][1]
             print(f"{done:6d} jobs: {rate:.0f} jobs/s; service RSS {s['service_rss_mib']:.1f} MiB, "
-                  f"service+workers RSS {s['total_rss_mib']:.1f} MiB, fds {s['fds']}, processes {s['procs']}",
+                  f"service+workers RSS {s['total_rss_mib']:.1f} MiB, fds {s['fds']}, processes {s['procs']}, "
+                  f"Python blocks {s['py_blocks']}",
                   flush=True)
         elapsed = time.perf_counter() - start
         print(f"soak done: {done} jobs in {elapsed:.0f} s ({done / elapsed:.0f} jobs/s); results "

@@ -82,8 +82,9 @@ class Sandbox:
         self.mechanisms.update(uid=self.uid, rlimits=True, process_group_kill=True)
         if self.uid is None:
             self.warnings.append("not root: jobs run under the service's own uid (no uid isolation: a job can "
-                                 "signal any process of that user, the trainer included; RLIMIT_NPROC counts all "
-                                 "of that user's processes)")
+                                 "prlimit or renice any process of that user, the trainer included, and signal it "
+                                 "unless Landlock ABI >= 6 scopes signals; RLIMIT_NPROC counts all of that user's "
+                                 "processes)")
 
     # --- once per worker ---------------------------------------------------------------------------
 

@@ -122,6 +122,12 @@ class ExecutorService:
         self.restarts = 0
         self._running = False
         self._workers: list[_Worker] = []
+        # Replies are read into this one buffer (a large reply takes several reads). A fresh 1 MiB bytes per
+        # read (os.read) grew the heap by ~20 B a job once a worker had died: freeing that read's mmapped
+        # buffer at EOF raised glibc's dynamic mmap threshold, so every later 1 MiB buffer was carved from
+        # the heap and shrunk in place, fragmenting it (100,000-job soak: +1.9 MiB, linear).
+        self._inbox = bytearray(1 << 16)
+        self._inbox_view = memoryview(self._inbox)
         self._block = uid_blocks.claim(self.config) if os.geteuid() == 0 else None
         self.uids = self._block.uids[:size] if self._block else None
         try:
@@ -255,8 +261,8 @@ class ExecutorService:
         for key, _ in self._sel.select(timeout):
             worker = key.data
             try:
-                data = os.read(worker.fd_out, 1 << 20)
-                frames = worker.reader.feed(data) if data else None
+                n = os.readv(worker.fd_out, [self._inbox])
+                frames = worker.reader.feed(self._inbox_view[:n]) if n else None
             except (OSError, codec.BadFrame):
                 frames = None
             if frames is None:
