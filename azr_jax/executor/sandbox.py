@@ -9,7 +9,8 @@ Per worker (once, as the worker starts):
   - a Landlock ruleset (read the import paths and system libraries, write only the job directory) and a
     seccomp filter, both prepared so each child only has to apply them.
 Per job (in the forked child, before any model code): new session and process group, rlimits, an
-unprivileged uid of its own, parent-death signal, Landlock, seccomp.
+unprivileged uid of its own, parent-death signal, Landlock, seccomp. The working directory (the job
+directory) and the environment (HOME, TMPDIR, LANG only) are the worker's own, inherited by the child.
 
 Whatever the host cannot provide (not root, no user namespaces, old kernel) is skipped and listed in
 `warnings`, which the service reports loudly once; `mechanisms` says what is really enforced.
@@ -24,7 +25,6 @@ import resource
 import shutil
 import signal
 import sys
-import tempfile
 
 from azr_jax.executor import landlock, seccomp
 from azr_jax.executor.config import ExecutorConfig
@@ -53,13 +53,16 @@ def _mount(source, target, fstype, flags: int, data) -> None:
 class Sandbox:
     """Owned by one worker; `enter()` is called in each child, `reset()` after each job."""
 
-    def __init__(self, config: ExecutorConfig, worker_index: int) -> None:
+    def __init__(self, config: ExecutorConfig, uid: int | None) -> None:
+        """`uid`: this worker's own uid from its service's claimed block; None when not root."""
         self.config = config
         self.warnings: list[str] = []
         self.mechanisms: dict[str, object] = {}
         self.worker_pid = os.getpid()
         self.is_root = os.geteuid() == 0
-        self.uid = config.sandbox_uid_base + worker_index if self.is_root else None
+        if self.is_root != (uid is not None):
+            raise ValueError(f"sandbox uid {uid!r} given to a worker running as uid {os.geteuid()}")
+        self.uid = uid
         self._namespaces()
         self.base = self._private_tmp()
         self.workdir = os.path.join(self.base, "job")
@@ -70,10 +73,18 @@ class Sandbox:
         self.sys_path = self._import_paths()
         self._landlock()
         self._seccomp()
+        # The job's working directory and environment, set here once rather than in every child: the
+        # worker needs neither, and in a child they cost ~200 copy-on-write page faults (os.environ's
+        # Python code writes to its own pages the first time it runs after a fork).
+        os.chdir(self.workdir)
+        os.environ.clear()
+        os.environ.update(HOME=self.workdir, TMPDIR=self.workdir, LANG="C.UTF-8")
         self.mechanisms.update(uid=self.uid, rlimits=True, process_group_kill=True)
         if self.uid is None:
-            self.warnings.append("not root: jobs run under the service's own uid (no uid isolation; "
-                                 "RLIMIT_NPROC counts all of that user's processes)")
+            self.warnings.append("not root: jobs run under the service's own uid (no uid isolation: a job can "
+                                 "prlimit or renice any process of that user, the trainer included, and signal it "
+                                 "unless Landlock ABI >= 6 scopes signals; RLIMIT_NPROC counts all of that user's "
+                                 "processes)")
 
     # --- once per worker ---------------------------------------------------------------------------
 
@@ -107,13 +118,13 @@ class Sandbox:
             self.mechanisms["private_tmpfs_mb"] = 0
             self.warnings.append("no private tmpfs: job files go to the host's disk (each capped by "
                                  "RLIMIT_FSIZE, all deleted after the job)")
-            return tempfile.mkdtemp(prefix="azr-exec-")
+            return _host_tmp()
         try:
             _mount("azr-exec", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={self.config.tmp_mb}m,mode=0711")
         except OSError as e:
             self.mechanisms.update(private_tmpfs_mb=0, mount_namespace=False)
             self.warnings.append(f"cannot mount a private tmpfs ({e}): job files go to the host's disk")
-            return tempfile.mkdtemp(prefix="azr-exec-")
+            return _host_tmp()
         self.mechanisms["private_tmpfs_mb"] = self.config.tmp_mb
         os.mkdir("/tmp/azr-exec", 0o711)
         return "/tmp/azr-exec"
@@ -163,9 +174,6 @@ class Sandbox:
     def enter(self, timeout_s: float) -> None:
         """Called in the freshly forked child, before any model code; raises if anything fails."""
         cfg = self.config
-        os.chdir(self.workdir)
-        os.environ.clear()
-        os.environ.update(HOME=self.workdir, TMPDIR=self.workdir, LANG="C.UTF-8")
         mb = 1024 * 1024
         cpu = math.ceil(timeout_s) + 1
         limits = {resource.RLIMIT_AS: cfg.memory_mb * mb, resource.RLIMIT_CPU: cpu,
@@ -204,6 +212,12 @@ class Sandbox:
     def close(self) -> None:
         if not self.mechanisms.get("mount_namespace"):  # a namespace's tmpfs dies with the worker
             shutil.rmtree(self.base, onerror=_chmod_and_retry)
+
+
+def _host_tmp() -> str:
+    import tempfile  # only here: it imports random, whose at-fork hook would then run in every child
+
+    return tempfile.mkdtemp(prefix="azr-exec-")
 
 
 def _chmod_and_retry(func, path, _exc_info) -> None:

@@ -23,19 +23,22 @@ import time
 import warnings
 from typing import Iterable, Iterator
 
-from azr_jax.executor import codec, jobs as J, plans, wire
+from azr_jax.executor import codec, jobs as J, plans, uid_blocks, wire
 from azr_jax.executor.config import ExecutorConfig
 
 log = logging.getLogger("azr_jax.executor")
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# Imports the executor without running azr_jax/__init__.py, which may one day import JAX.
+# Imports the worker without running azr_jax/__init__.py (which may one day import JAX) nor
+# azr_jax/executor/__init__.py (the service's imports: logging, subprocess and secrets bring threading and
+# random, whose at-fork hooks would run in every job's child; see DEFAULT_PREIMPORT).
 _BOOT = (
     "import sys, types\n"
     "sys.path[:] = [p for p in sys.path if p]\n"
-    "pkg = types.ModuleType('azr_jax'); pkg.__path__ = [sys.argv[1] + '/azr_jax']\n"
-    "sys.modules['azr_jax'] = pkg\n"
+    "for name in ('azr_jax', 'azr_jax.executor'):\n"
+    "    pkg = types.ModuleType(name); pkg.__path__ = [sys.argv[1] + '/' + name.replace('.', '/')]\n"
+    "    sys.modules[name] = pkg\n"
     "from azr_jax.executor.worker import main\n"
-    "main(int(sys.argv[2]))\n"
+    "main()\n"
 )
 _START_TIMEOUT_S = 60.0
 _warned: set = set()
@@ -53,18 +56,19 @@ class _Worker:
 
     _serials = itertools.count()
 
-    def __init__(self, index: int, config: ExecutorConfig) -> None:
+    def __init__(self, index: int, config: ExecutorConfig, block: uid_blocks.UidBlock | None) -> None:
         self.index = index
         self.serial = next(self._serials)
         env = {"PYTHONHASHSEED": str(secrets.randbelow(2**32 - 1) + 1), "LC_ALL": "C.UTF-8"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-S", "-B", "-c", _BOOT, _PACKAGE_PARENT, str(index)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", close_fds=True)
+            [sys.executable, "-S", "-B", "-c", _BOOT, _PACKAGE_PARENT],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", close_fds=True,
+            pass_fds=(block.fd,) if block else ())  # the worker holds the uid claim as long as it lives
         self.fd_in, self.fd_out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         self.reader = wire.Reader()
         self.job = None  # (task, slot) while busy
         self.deadline = 0.0
-        wire.send(self.fd_in, {"config": dataclasses.asdict(config)})
+        wire.send(self.fd_in, {"config": dataclasses.asdict(config), "uid": block.uids[index] if block else None})
 
     def handshake(self) -> dict:
         deadline = time.monotonic() + _START_TIMEOUT_S
@@ -108,7 +112,9 @@ class ExecutorService:
     """Pool of sandboxing workers. Use as a context manager; not thread-safe (one caller at a time).
 
     The pool has `config.pool_size` workers, but at least 2 when determinism is checked: the re-run of a
-    validation must happen in another interpreter, under another hash seed and memory layout."""
+    validation must happen in another interpreter, under another hash seed and memory layout. As root, the
+    service claims a block of sandbox uids of its own (uid_blocks.py); `uids` are the ones its jobs run as
+    (None when not root: jobs then run as the service's own uid, and a warning says so)."""
 
     def __init__(self, config: ExecutorConfig | None = None) -> None:
         self.config = config or ExecutorConfig()
@@ -116,8 +122,16 @@ class ExecutorService:
         self.restarts = 0
         self._running = False
         self._workers: list[_Worker] = []
+        # Replies are read into this one buffer (a large reply takes several reads). A fresh 1 MiB bytes per
+        # read (os.read) grew the heap by ~20 B a job once a worker had died: freeing that read's mmapped
+        # buffer at EOF raised glibc's dynamic mmap threshold, so every later 1 MiB buffer was carved from
+        # the heap and shrunk in place, fragmenting it (100,000-job soak: +1.9 MiB, linear).
+        self._inbox = bytearray(1 << 16)
+        self._inbox_view = memoryview(self._inbox)
+        self._block = uid_blocks.claim(self.config) if os.geteuid() == 0 else None
+        self.uids = self._block.uids[:size] if self._block else None
         try:
-            self._workers = [_Worker(i, self.config) for i in range(size)]
+            self._workers = [_Worker(i, self.config, self._block) for i in range(size)]
             hellos = [w.handshake() for w in self._workers]
         except BaseException:
             self.close()
@@ -155,6 +169,8 @@ class ExecutorService:
                 pass
             w.kill()
         self._workers = []
+        if self._block:
+            self._block.release()
 
     def __enter__(self) -> "ExecutorService":
         return self
@@ -245,8 +261,8 @@ class ExecutorService:
         for key, _ in self._sel.select(timeout):
             worker = key.data
             try:
-                data = os.read(worker.fd_out, 1 << 20)
-                frames = worker.reader.feed(data) if data else None
+                n = os.readv(worker.fd_out, [self._inbox])
+                frames = worker.reader.feed(self._inbox_view[:n]) if n else None
             except (OSError, codec.BadFrame):
                 frames = None
             if frames is None:
@@ -275,7 +291,7 @@ class ExecutorService:
         worker.kill()
         self.restarts += 1
         log.warning("executor worker %d (pid %d): %s; restarting", worker.index, worker.proc.pid, why)
-        fresh = _Worker(worker.index, self.config)
+        fresh = _Worker(worker.index, self.config, self._block)
         fresh.handshake()
         self._workers[self._workers.index(worker)] = fresh
         self._sel.register(fresh.fd_out, selectors.EVENT_READ, fresh)

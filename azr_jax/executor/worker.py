@@ -16,7 +16,6 @@ import importlib
 import os
 import select
 import signal
-import sys
 import time
 
 from azr_jax.executor import child, codec, wire
@@ -32,9 +31,9 @@ _CHUNK = 1 << 16
 
 
 class Worker:
-    def __init__(self, config: ExecutorConfig, index: int) -> None:
+    def __init__(self, config: ExecutorConfig, uid: int | None) -> None:
         self.config = config
-        self.sandbox = Sandbox(config, index)
+        self.sandbox = Sandbox(config, uid)
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.max_fd = os.sysconf("SC_OPEN_MAX")
         c = config
@@ -221,8 +220,9 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "backslashreplace")
 
 
-def main(index: int) -> None:
-    """Worker entry point; the service talks to it on fds 0 and 1, which jobs never inherit."""
+def main() -> None:
+    """Worker entry point; the service talks to it on fds 0 and 1, which jobs never inherit. The service's
+    uid-block lock descriptor is inherited too and simply kept open: the claim lasts while we live."""
     chan_in, chan_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
@@ -234,7 +234,7 @@ def main(index: int) -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-    worker = Worker(config, index)
+    worker = Worker(config, init["uid"])
     gc.freeze()  # the collector never touches these objects again: fewer copy-on-write faults per child
     wire.send(chan_out, {"pid": os.getpid(), "mechanisms": worker.sandbox.mechanisms,
                          "warnings": worker.sandbox.warnings})
@@ -246,4 +246,4 @@ def main(index: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main()

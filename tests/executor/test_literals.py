@@ -1,7 +1,6 @@
 """Canonical reprs read back as the same value; the literal parser refuses code and bombs cheaply."""
 
 import math
-import time
 
 import pytest
 
@@ -26,23 +25,24 @@ def test_canonical_repr_of_sets_ignores_iteration_order():
     assert canonical_repr(a) == canonical_repr(b) == canonical_repr(frozenset(a))[len("frozenset("):-1]
 
 
+class _Tripwire:
+    def __repr__(self):
+        raise AssertionError("canonical_repr walked past its limit")
+
+
 def test_canonical_repr_limit_stops_early():
-    start = time.perf_counter()
     with pytest.raises(TooLong):
-        canonical_repr(list(range(10**6)), 400)
+        canonical_repr([1] * 1000 + [_Tripwire()], 400)  # must stop at the limit, never reach the tripwire
     with pytest.raises(TooLong):
         canonical_repr(10**5000, 10**6)  # beyond Python's int-to-str digit limit
-    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize("text", ["9**9**9", "__import__('os')", "f(1)", "x", "[1, 2][0]", "1 if 1 else 2", "...",
                                   "float('1.5')", "{**{}}", "lambda: 1", "(" * 10**6, "'" + "a" * 10**7 + "'",
                                   "[" * 300 + "]" * 300, "-" * 3000 + "1", "1" * 5000])
 def test_parse_literal_refuses(text):
-    start = time.perf_counter()
     with pytest.raises(LiteralError):
         parse_literal(text, CAP)
-    assert time.perf_counter() - start < 0.5
 
 
 def test_parse_literal_values():

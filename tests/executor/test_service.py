@@ -117,11 +117,12 @@ def test_a_malformed_job_fails_alone(service):
 
 
 def test_memory_hog_does_not_starve_neighbours(service):
+    # Deadlines far beyond need: this is about memory, and a loaded host must not turn it into timeouts.
     hog = RunJob("def f():\n    x = bytearray(200 * 2**20)\n    import time\n    time.sleep(0.3)\n    return len(x)",
-                 "f()")
-    normal = RunJob("def f():\n    return sum(range(1000))", "f()")
+                 "f()", timeout_s=20.0)
+    normal = RunJob("def f():\n    return sum(range(1000))", "f()", timeout_s=20.0)
     results = service.run_batch([hog, normal] * 6)
-    assert {r.status for r in results[1::2]} == {"ok"}
+    assert {r.status for r in results[1::2]} == {"ok"}, [(r.status, r.error_type, r.message) for r in results]
     assert {r.status for r in results[0::2]} <= {"ok", "memory"}
 
 
@@ -155,6 +156,39 @@ def test_worker_killed_mid_job_is_replaced_and_job_reported():
         assert one(svc, RunJob("def f():\n    return 7", "f()")).repr == "7"
         workers = set(svc.worker_pids())
     assert not (descendants(os.getpid()) & workers), "closed service leaves no worker behind"
+
+
+def test_a_lost_jobs_child_dies_with_its_worker():
+    """The job would sleep 60 s; with its worker SIGKILLed it must go at once (parent-death signal), not
+    run on as an orphan under the sandbox uid that the replacement worker reuses."""
+    with ExecutorService(ExecutorConfig(pool_size=2, timeout_s=90.0)) as svc:
+        job = RunJob("def f():\n    import time\n    time.sleep(60)\n    return 1", "f()")
+        stream = svc.submit([job])
+        holder = threading.Thread(target=lambda: holder.results.extend(stream))
+        holder.results = []
+        holder.start()
+        while not (busy := [p for p in svc.worker_pids() if descendants(p)]) and holder.is_alive():
+            time.sleep(0.01)
+        job_children = descendants(busy[0])
+        os.kill(busy[0], signal.SIGKILL)
+        holder.join()
+        assert [(r.status, r.error_type) for r in holder.results] == [("error", "WorkerLost")]
+        deadline = time.monotonic() + 10.0  # a bound far below the job's 60 s, not a speed requirement
+        while job_children & alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not job_children & alive(), "the lost job's child outlived its worker"
+
+
+def alive() -> set:
+    return {int(p) for p in os.listdir("/proc") if p.isdigit() and _state(p) not in ("Z", None)}
+
+
+def _state(pid: str):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
 
 
 def test_config_is_validated():
