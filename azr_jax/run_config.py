@@ -35,6 +35,14 @@ class ModelSource:
     compute_dtype: str = "float32"
     remat: str = "none"
     scan_layers: bool = True
+    attention_impl: str = "dense"  # "blockwise" for long sequences (azr_jax.model.attention)
+    attention_block_size: int = 512
+
+    def runtime_fields(self) -> dict:
+        """The ModelConfig fields this source sets on top of the preset or checkpoint: how to run, not what."""
+        return dict(param_dtype=self.param_dtype, compute_dtype=self.compute_dtype, remat=self.remat,
+                    scan_layers=self.scan_layers, attention_impl=self.attention_impl,
+                    attention_block_size=self.attention_block_size)
 
 
 @dataclasses.dataclass(frozen=True)

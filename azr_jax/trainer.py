@@ -117,8 +117,7 @@ class Trainer:
 
     def _init_model(self):
         m = self.config.model
-        runtime = dict(param_dtype=m.param_dtype, compute_dtype=m.compute_dtype, remat=m.remat,
-                       scan_layers=m.scan_layers)
+        runtime = m.runtime_fields()
         if m.checkpoint:
             config, graphdef, params = load_model(m.checkpoint, mesh=self.mesh, **runtime)
             log(f"base weights: {m.checkpoint} ({config.num_params / 1e6:.1f}M params)")

@@ -51,6 +51,13 @@ class ModelConfig:
     remat: str = "none"
     # lax.scan over the stacked layers (one compiled layer body) or a Python loop (unrolled).
     scan_layers: bool = True
+    # Attention over T > 1 queries (training, prefill): "dense" materialises the [T, S] logits of every
+    # head; "blockwise" visits the keys attention_block_size at a time with an online softmax (same values,
+    # O(T * block) memory). Decode steps are dense either way.
+    attention_impl: str = "dense"
+    attention_block_size: int = 512
+    # lax.scan over key blocks, or unrolled (cost probes: cost_analysis counts a loop body once).
+    scan_attention_blocks: bool = True
 
     def __post_init__(self):
         if self.family not in ("qwen2", "llama"):
@@ -69,6 +76,10 @@ class ModelConfig:
                 raise ValueError(f"ModelConfig.{name} must be one of {sorted(_DTYPES)}, got {getattr(self, name)!r}")
         if self.remat not in ("none", "full", "dots"):
             raise ValueError(f"ModelConfig.remat must be 'none', 'full' or 'dots', got {self.remat!r}")
+        if self.attention_impl not in ("dense", "blockwise"):
+            raise ValueError(f"ModelConfig.attention_impl must be 'dense' or 'blockwise', got {self.attention_impl!r}")
+        if self.attention_block_size <= 0:
+            raise ValueError(f"ModelConfig.attention_block_size must be positive, got {self.attention_block_size}")
         if isinstance(self.rope_scaling, Mapping):
             object.__setattr__(self, "rope_scaling", RopeScaling(**self.rope_scaling))
         object.__setattr__(self, "eos_token_ids", tuple(self.eos_token_ids))

@@ -57,6 +57,7 @@ class CheckReport:
                "estimated_mfu": None if self.estimated_mfu is None else round(self.estimated_mfu, 4),
                "mesh": dict(zip(("data", "fsdp", "tensor"), self.spec.mesh.resolve(self.tpu_slice.num_devices))),
                "micro_batch_rows": self.spec.micro_batch_rows, "remat": self.spec.model.remat,
+               "attention": self.spec.model.attention_impl,
                "sample_prompts_per_call": self.spec.sample_prompts, "programs": {}}
         for name, p in self.programs.items():
             fraction = p.fraction(self.hbm_bytes)

@@ -70,7 +70,7 @@ class CompileSpec:
     def summary(self) -> str:
         m = self.model
         return (f"{self.name}: {m.num_params / 1e9:.2f}B params ({m.param_dtype} params, {m.compute_dtype} compute, "
-                f"remat={m.remat}, scan_layers={m.scan_layers}); mesh data={self.mesh.data} fsdp={self.mesh.fsdp} "
+                f"remat={m.remat}, scan_layers={m.scan_layers}, {m.attention_impl} attention); mesh data={self.mesh.data} fsdp={self.mesh.fsdp} "
                 f"tensor={self.mesh.tensor}; update {self.update_rows}x{self.update_length} tokens in micro-batches "
                 f"of {self.micro_batch_rows} rows; prefill {self.sample_prompts}x{self.prompt_length}; decode "
                 f"{self.sample_rows} rows x {self.cache_length} cache slots")
@@ -84,8 +84,7 @@ def compile_spec_from_run_config(run_config, default_slice: str = "v5p-8") -> Co
     rows, the largest generate call of a step.
     """
     src = run_config.model
-    overrides = dict(param_dtype=src.param_dtype, compute_dtype=src.compute_dtype, remat=src.remat,
-                     scan_layers=src.scan_layers)
+    overrides = src.runtime_fields()
     if src.vocab_size is not None:
         overrides["vocab_size"] = src.vocab_size
     generation, azr = run_config.generation, run_config.azr

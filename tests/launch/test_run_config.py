@@ -22,7 +22,9 @@ def test_every_named_config_loads_and_follows_the_reference_run():
             assert config.azr.batch_size == 64 and config.azr.learnability_rollouts == 8
             assert config.rl.learning_rate == 1e-6 and config.steps == 500 and config.checkpoint_every == 10
             assert config.generation.max_prompt_tokens == 6144 and config.generation.max_response_tokens == 8096
-            assert config.model.param_dtype == "bfloat16"
+            # float32 master weights, bfloat16 compute, blockwise attention (docs/tpu_figures.md).
+            assert (config.model.param_dtype, config.model.compute_dtype) == ("float32", "bfloat16")
+            assert config.model.attention_impl == "blockwise"
 
 
 def test_overrides_parse_by_field_type():
