@@ -16,7 +16,7 @@ def maybe_initialize_distributed(mode: str = "auto", coordinator_address: str | 
                                  num_processes: int | None = None, process_id: int | None = None) -> bool:
     """Initialises jax.distributed when asked to or when on a multi-worker TPU VM; returns whether it did."""
     explicit = coordinator_address is not None
-    if not wants_distributed(mode, explicit, os.environ):
+    if not wants_distributed(mode, explicit, os.environ, tpu_chips_present()):
         return False
     if explicit:
         if jax.config.jax_platforms in (None, "", "cpu") or "cpu" in (jax.config.jax_platforms or ""):
@@ -28,15 +28,17 @@ def maybe_initialize_distributed(mode: str = "auto", coordinator_address: str | 
     return True
 
 
-def wants_distributed(mode: str, explicit: bool, environ) -> bool:
-    """off: never; on: always; auto: with a coordinator address or the env of a multi-worker TPU VM."""
+def wants_distributed(mode: str, explicit: bool, environ, tpu_chips: bool = True) -> bool:
+    """off: never; on: always; auto: with a coordinator address, or on a TPU VM (chips present) whose
+    environment names several workers. libtpu sets TPU_* variables in-process on any host, so the
+    environment alone does not make a TPU VM."""
     if mode not in ("auto", "on", "off"):
         raise ValueError(f"distributed mode must be auto, on or off, got {mode!r}")
     if mode != "auto":
         return mode == "on"
     on_multihost_tpu = "," in environ.get("TPU_WORKER_HOSTNAMES", "") or any(
         environ.get(k) for k in _TPU_MULTIHOST_ENV[1:])
-    return explicit or on_multihost_tpu
+    return explicit or (tpu_chips and on_multihost_tpu)
 
 
 def tpu_chips_present() -> bool:

@@ -49,6 +49,10 @@ def test_when_jax_distributed_is_initialised(mode, explicit, environ, expected):
     assert wants_distributed(mode, explicit, environ) is expected
 
 
+def test_tpu_environment_without_chips_is_not_a_pod_slice():
+    assert not wants_distributed("auto", False, {"TPU_WORKER_HOSTNAMES": "w-0,w-1"}, tpu_chips=False)
+
+
 def test_unknown_distributed_mode_is_named():
     with pytest.raises(ValueError, match="'sometimes'"):
         wants_distributed("sometimes", False, {})

@@ -1,7 +1,6 @@
 """The model on real 8-device CPU meshes: values equal the unsharded model, shards follow the rules."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
