@@ -156,8 +156,8 @@ class SelfPlay:
         t0 = time.perf_counter()
 
         # Every process draws the same global plan from identical buffers, then prompts only its share.
-        proposer_items = [self.proposer_item(*planned) for planned in my_share(self.proposer_plan(rng))[0]]
-        solver_items = my_share(self.solver_tasks(rng))[0]
+        proposer_items = [self.proposer_item(*planned) for planned in my_share(self.proposer_plan(rng))]
+        solver_items = my_share(self.solver_tasks(rng))
         solver_prompt_ids = [self._solver_prompt_ids(t, task) for t, task in solver_items]
         proposing = [(t, p, source) for t, p, source in proposer_items if p is not None]
         solving = [(t, task, p) for (t, task), p in zip(solver_items, solver_prompt_ids) if p is not None]
@@ -226,7 +226,7 @@ class SelfPlay:
         new_tasks = [_task_from_record(record) for part in parts for record in part]  # (type, task) or None
         fresh = [(g, found) for g, found in enumerate(new_tasks) if found is not None]
         runnable = []
-        for g, (task_type, task) in my_share(fresh)[0]:
+        for g, (task_type, task) in my_share(fresh):
             prompt_ids = self._solver_prompt_ids(task_type, task)
             if prompt_ids is not None:
                 runnable.append((g, task_type, task, prompt_ids))
@@ -299,7 +299,7 @@ class SelfPlay:
     def seed_round(self, params, round_index: int, seed: int) -> dict[TaskType, int]:
         """One seeding round: propose without training, keep the valid tasks. Returns tasks added per type."""
         rng = np.random.default_rng([seed, _SEEDING, round_index])
-        items = [self.proposer_item(*planned) for planned in my_share(self.proposer_plan(rng))[0]]
+        items = [self.proposer_item(*planned) for planned in my_share(self.proposer_plan(rng))]
         prompts = [p for _, p, _ in items if p is not None]
         rows = iter(self._generate(params, prompts, n=1, seed=_seed(seed, _SEEDING, round_index, 1)).rows)
         proposals = []

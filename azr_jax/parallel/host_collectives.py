@@ -18,11 +18,10 @@ from jax.experimental import multihost_utils
 T = TypeVar("T")
 
 
-def my_share(items: Sequence[T]) -> tuple[list[T], int]:
-    """This process's contiguous share of `items` (sizes differ by at most one) and its start index."""
+def my_share(items: Sequence[T]) -> list[T]:
+    """This process's contiguous share of `items` (share sizes differ by at most one)."""
     count, me = jax.process_count(), jax.process_index()
-    start, stop = me * len(items) // count, (me + 1) * len(items) // count
-    return list(items[start:stop]), start
+    return list(items[me * len(items) // count:(me + 1) * len(items) // count])
 
 
 def allgather_json(value: Any) -> list[Any]:

@@ -33,11 +33,10 @@ def pick_bucket(size: int, buckets: Sequence[int], what: str) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class PromptBatch:
-    """Prompts left-padded to [Bp, P]; rows past `num_prompts` are dummies with an all-false mask."""
+    """Prompts left-padded to [Bp, P]; rows past the prompts are dummies with an all-false mask."""
 
     tokens_bp: np.ndarray  # int32 [Bp, P]
     mask_bp: np.ndarray  # bool [Bp, P]
-    num_prompts: int
 
 
 def pad_prompts(prompts: Sequence[Sequence[int]], prompt_buckets: Sequence[int], batch_buckets: Sequence[int],
@@ -48,7 +47,7 @@ def pad_prompts(prompts: Sequence[Sequence[int]], prompt_buckets: Sequence[int],
     length = pick_bucket(max(len(p) for p in prompts), prompt_buckets, "prompt length")
     batch = pick_bucket(len(prompts), batch_buckets, "number of prompts")
     tokens_bp, mask_bp = left_pad(prompts, range(len(prompts)), batch, length, pad_id)
-    return PromptBatch(tokens_bp=tokens_bp, mask_bp=mask_bp, num_prompts=len(prompts))
+    return PromptBatch(tokens_bp=tokens_bp, mask_bp=mask_bp)
 
 
 def check_prompt_lengths(prompts: Sequence[Sequence[int]], prompt_buckets: Sequence[int]) -> None:
