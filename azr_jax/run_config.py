@@ -54,11 +54,17 @@ class GenerationConfig:
     top_k: int = 0
     max_prompt_tokens: int = 6144
     max_response_tokens: int = 8096
+    # Rows (prompts x samples, over all hosts) per device call; a step's generate calls are split into calls
+    # of at most this many, which bounds the KV cache. 0: no limit. `launch/compile_check.py --plan` finds it.
+    max_rows_per_call: int = 0
 
     def __post_init__(self):
         for name in ("max_prompt_tokens", "max_response_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"GenerationConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_rows_per_call < 0:
+            raise ValueError(f"GenerationConfig.max_rows_per_call must be >= 0 (0: no limit), "
+                             f"got {self.max_rows_per_call}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -117,7 +117,7 @@ class SelfPlay:
                                   max_new_tokens=g.max_response_tokens, n=n, stop_sequences=self._stops,
                                   eos_ids=tuple(self.tokenizer.eos_ids))
         return self.sampler.generate(params, prompts, sampling, seed=seed, process_local=True,
-                                     on_finished=on_finished)
+                                     on_finished=on_finished, max_rows_per_call=g.max_rows_per_call)
 
     def proposer_plan(self, rng: np.random.Generator) -> list[tuple[TaskType, list]]:
         """(type, reference tasks) for B proposals per type: the same on every process, given the same buffers."""

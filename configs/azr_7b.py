@@ -1,5 +1,9 @@
 """AZR with Qwen2.5-7B base weights, sized for a v5p-64 slice (32 chips): FSDP over every chip.
 
+Sampling runs at most 1024 rows per device call: all 192 x 8 learnability rollouts at once (2048 rows after
+padding) would fit at 81% of HBM, but decode reads the KV cache, not the weights, so halving the call costs
+~2% of decode time and leaves room for the runtime (docs/tpu_figures.md).
+
 Convert the weights first:
   python launch/convert_hf.py --hf_dir=/path/to/Qwen2.5-7B --out=gs://YOUR_BUCKET/qwen2.5-7b
 then point `model.checkpoint` there (e.g. --config.model.checkpoint=gs://my-bucket/qwen2.5-7b).
@@ -12,4 +16,5 @@ from configs._reference import reference_run
 
 def get_config() -> RunConfig:
     return reference_run("azr_7b", preset="qwen2.5-7b", checkpoint="gs://YOUR_BUCKET/qwen2.5-7b",
-                         mesh=MeshConfig(data=1, fsdp=-1, tensor=1), micro_batch_size=32)
+                         mesh=MeshConfig(data=1, fsdp=-1, tensor=1), micro_batch_size=32,
+                         max_rows_per_call=1024)

@@ -53,9 +53,10 @@ def main(argv):
         print(f"error: {why}", file=sys.stderr)
         sys.exit(2)
     try:
-        spec = resolve_compile_spec(FLAGS.config, _overrides(FLAGS.set))
+        if FLAGS.topology:
+            parse_slice(FLAGS.topology)
+        spec = resolve_compile_spec(FLAGS.config, _overrides(FLAGS.set), FLAGS.topology)
         slice_name = FLAGS.topology or spec.default_slice
-        parse_slice(slice_name)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -77,7 +78,7 @@ def main(argv):
         result["plan"] = None if found.spec is None else {
             "mesh": {"data": found.spec.mesh.data, "fsdp": found.spec.mesh.fsdp, "tensor": found.spec.mesh.tensor},
             "rl.micro_batch_size": found.spec.micro_batch_rows, "model.remat": found.spec.model.remat,
-            "sample_prompts_per_call": found.spec.sample_prompts,
+            "generation.max_rows_per_call": found.spec.max_rows_per_call,
             "report": None if found.report is None else found.report.to_json()}
     if FLAGS.json:
         print(json.dumps(result))

@@ -23,6 +23,16 @@ def default_batch_buckets(multiple_of: int, largest: int = 4096) -> tuple[int, .
     return tuple(buckets)
 
 
+def prompts_per_call(batch_buckets: Sequence[int], n: int, max_rows_per_call: int) -> int:
+    """Prompts in one generate call when its rows (bucketed prompts x n) may not exceed max_rows_per_call:
+    the largest batch bucket that keeps within it (a smaller call would be padded up to that bucket anyway)."""
+    fitting = [b for b in batch_buckets if b * n <= max_rows_per_call]
+    if not fitting:
+        raise ValueError(f"max_rows_per_call {max_rows_per_call} is too small: the smallest batch bucket "
+                         f"{min(batch_buckets)} x n={n} samples per prompt is {min(batch_buckets) * n} rows")
+    return max(fitting)
+
+
 def pick_bucket(size: int, buckets: Sequence[int], what: str) -> int:
     for bucket in sorted(buckets):
         if size <= bucket:

@@ -29,8 +29,9 @@ class GenerateStats:
 
     prefill_seconds: float
     decode_seconds: float
-    decode_steps: int  # tokens chosen per row by the loop (the longest row's length)
+    decode_steps: int  # decode-loop steps run (per call: the longest row's length), summed over device calls
     rows: int  # rows decoded, batch padding included
+    calls: int = 1  # prefill + decode programs run (several when max_rows_per_call splits the prompts)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import threading
@@ -19,7 +20,8 @@ from azr_jax.model.config import ModelConfig
 from azr_jax.parallel.rules import logical_to_spec
 from azr_jax.parallel.sharding import replicate
 from azr_jax.sampling import loop, stops
-from azr_jax.sampling.batching import check_prompt_lengths, default_batch_buckets, left_pad, pad_prompts, pick_bucket
+from azr_jax.sampling.batching import (check_prompt_lengths, default_batch_buckets, left_pad, pad_prompts, pick_bucket,
+                                       prompts_per_call)
 from azr_jax.sampling.params import SamplingParams
 from azr_jax.sampling.results import GenerateStats, SampleOutput, SampleRow
 from azr_jax.sampling.streaming import RowStream, rows_from_arrays
@@ -63,7 +65,7 @@ class Sampler:
 
     def generate(self, params: nnx.State, prompts: Sequence[Sequence[int]], sampling: SamplingParams,
                  seed: int = 0, on_finished: Callable[[SampleRow], None] | None = None,
-                 process_local: bool = False) -> SampleOutput:
+                 process_local: bool = False, max_rows_per_call: int = 0) -> SampleOutput:
         """Samples `sampling.n` continuations of every prompt.
 
         prompts: token ids. By default every process passes the same global list and receives the rows
@@ -74,10 +76,47 @@ class Sampler:
         on_finished: called with each row as soon as it finishes, from a worker thread, while the device
         keeps decoding the others; all calls have returned when generate returns. Rows of the output are
         prompt-major.
+        max_rows_per_call: when positive, the prompts are sampled in consecutive device calls of at most this
+        many rows each (bucketed prompts x n, over all processes), which bounds the KV cache in HBM. Call c
+        draws from its own key derived from (seed, c); call 0 uses `seed` itself.
         """
         if not isinstance(sampling, SamplingParams):
             raise TypeError(f"generate: sampling must be a SamplingParams, got {type(sampling).__name__}")
         self._check_token_ids(prompts)
+        if max_rows_per_call < 0:
+            raise ValueError(f"generate: max_rows_per_call must be >= 0 (0: no limit), got {max_rows_per_call}")
+        if max_rows_per_call == 0:
+            return self._generate_call(params, prompts, sampling, seed, on_finished, process_local)
+        chunks = self._chunks(len(prompts), prompts_per_call(self.batch_buckets, sampling.n, max_rows_per_call),
+                              process_local)
+        rows, stats = [], []
+        for c, (start, stop) in enumerate(chunks):
+            report = None if on_finished is None else functools.partial(_offset_row, on_finished, start)
+            out = self._generate_call(params, prompts[start:stop], sampling, _chunk_seed(seed, c), report,
+                                      process_local)
+            rows += [_offset_row(None, start, row) for row in out.rows]
+            stats.append(out.stats)
+        return SampleOutput(rows=rows, n=sampling.n, stats=GenerateStats(
+            prefill_seconds=sum(s.prefill_seconds for s in stats), decode_seconds=sum(s.decode_seconds for s in stats),
+            decode_steps=sum(s.decode_steps for s in stats), rows=sum(s.rows for s in stats), calls=len(stats)))
+
+    def _chunks(self, count: int, per_call: int, process_local: bool) -> list[tuple[int, int]]:
+        """[start, stop) of this process's prompts in each device call. Every process makes the same number
+        of calls (each is one SPMD program), each holding at most per_call prompts over all processes."""
+        processes = jax.process_count() if process_local else 1
+        mine = per_call // processes
+        if mine == 0:
+            raise ValueError(f"generate: a call of {per_call} prompts cannot be shared by {processes} processes; "
+                             f"raise max_rows_per_call")
+        most = count
+        if processes > 1:
+            most = int(np.asarray(multihost_utils.process_allgather(np.int32(count))).max())
+        calls = max(1, -(-most // mine))
+        return [(min(c * mine, count), min((c + 1) * mine, count)) for c in range(calls)]
+
+    def _generate_call(self, params, prompts, sampling: SamplingParams, seed: int, on_finished,
+                       process_local: bool) -> SampleOutput:
+        """One prefill + decode over all of `prompts` (see generate)."""
         if process_local and jax.process_count() > 1:
             placed = self._place_process_local(prompts)
             if placed is None:
@@ -165,6 +204,18 @@ class Sampler:
             return jnp.asarray(x)
         spec = logical_to_spec(("batch",) + (None,) * (x.ndim - 1), x.shape, self.mesh)
         return jax.make_array_from_callback(x.shape, NamedSharding(self.mesh, spec), lambda index: x[index])
+
+
+def _offset_row(report: Callable[[SampleRow], None] | None, offset: int, row: SampleRow):
+    """The row with its prompt index counted in the whole prompt list; passed on to `report` if given."""
+    row = dataclasses.replace(row, prompt_index=row.prompt_index + offset)
+    return row if report is None else report(row)
+
+
+def _chunk_seed(seed: int, call: int) -> int:
+    if call == 0:
+        return seed
+    return int(np.random.SeedSequence([seed % 2 ** 63, call]).generate_state(1, np.uint32)[0])
 
 
 def _empty_output(n: int) -> SampleOutput:

@@ -58,7 +58,9 @@ class CheckReport:
                "mesh": dict(zip(("data", "fsdp", "tensor"), self.spec.mesh.resolve(self.tpu_slice.num_devices))),
                "micro_batch_rows": self.spec.micro_batch_rows, "remat": self.spec.model.remat,
                "attention": self.spec.model.attention_impl,
-               "sample_prompts_per_call": self.spec.sample_prompts, "programs": {}}
+               "max_rows_per_call": self.spec.max_rows_per_call,
+               "prefill_call": list(self.spec.prefill_call),
+               "decode_call": [self.spec.sample_prompts, self.spec.samples_per_prompt], "programs": {}}
         for name, p in self.programs.items():
             fraction = p.fraction(self.hbm_bytes)
             entry = {"total_bytes": p.memory.total_bytes, "fraction": round(fraction, 4),

@@ -5,7 +5,8 @@ program's settings in another program, so the search is per program and cheap in
   for each mesh (data=1, fsdp x tensor, tensor dividing the kv heads; pure FSDP first):
     update:   for remat in none, dots, full (fastest first): compile at 1 row per device; if that fits,
               grow the micro-batch while it fits and keep the largest; the first remat that fits wins
-    sampling: prompts per generate call, from the spec's down, halving, until prefill and decode fit
+    sampling: rows per device call (generation.max_rows_per_call), from the spec's largest call down,
+              halving, until prefill and decode fit
 The first mesh with a fitting update and sampling is the plan; it is then checked in full (with costs).
 """
 
@@ -47,7 +48,7 @@ class Plan:
             s = self.spec
             lines.append(f"best that fits: mesh data={s.mesh.data} fsdp={s.mesh.fsdp} tensor={s.mesh.tensor}, "
                          f"rl.micro_batch_size={s.micro_batch_rows}, model.remat={s.model.remat!r}, "
-                         f"generate at most {s.sample_prompts} prompts per call")
+                         f"generation.max_rows_per_call={s.max_rows_per_call}")
         return "\n".join(lines)
 
 
@@ -121,13 +122,15 @@ def _plan_update(spec: CompileSpec, mesh, batch_parallel: int, mesh_text: str, t
 
 
 def _plan_sampling(spec: CompileSpec, mesh, batch_parallel: int, mesh_text: str, trial) -> CompileSpec | None:
-    prompts = spec.sample_prompts
-    while prompts >= 1:
-        candidate = spec.replace(sample_prompts=prompts)
-        if trial("sampling", candidate, mesh, ("prefill", "decode"),
-                 f"{mesh_text}, {prompts} prompts x {spec.samples_per_prompt} per call"):
+    candidate = spec.with_sampling(spec.max_rows_per_call, batch_parallel)  # padded for this mesh
+    while True:
+        cap = candidate.max_rows_per_call
+        settings = (f"{mesh_text}, prefill {candidate.prefill_call[0]} prompts, decode {candidate.sample_prompts} x "
+                    f"{candidate.samples_per_prompt} rows" + (f" (<= {cap} rows per call)" if cap else ""))
+        if trial("sampling", candidate, mesh, ("prefill", "decode"), settings):
             return candidate
-        if prompts == 1:
+        rows = max(candidate.sample_rows, candidate.prefill_call[0] * candidate.prefill_call[1]) // 2
+        try:
+            candidate = candidate.with_sampling(rows, batch_parallel)
+        except ValueError:  # fewer rows than the smallest batch bucket allows
             return None
-        prompts = max(1, prompts // 2)
-    return None

@@ -124,11 +124,15 @@ def lower_update(spec: CompileSpec, mesh: Mesh):
     return step.lower(params, opt_state, batch)
 
 
-def _loop_spec(spec: CompileSpec) -> loop.LoopSpec:
+def _loop_spec(spec: CompileSpec, call: tuple[int, int]) -> loop.LoopSpec:
     # AZR_SPEC samples at temperature 1.0, top_p 1.0: plain categorical sampling, no top-k / top-p sort.
-    return loop.LoopSpec(prompt_slots=spec.prompt_length, num_prompt_rows=spec.sample_prompts,
-                         n=spec.samples_per_prompt, max_new_tokens=spec.max_new_tokens, greedy=False, top_k=0,
-                         use_top_p=False, stream=False)
+    prompts, n = call
+    return loop.LoopSpec(prompt_slots=spec.prompt_length, num_prompt_rows=prompts, n=n,
+                         max_new_tokens=spec.max_new_tokens, greedy=False, top_k=0, use_top_p=False, stream=False)
+
+
+def _decode_call(spec: CompileSpec) -> tuple[int, int]:
+    return spec.sample_prompts, spec.samples_per_prompt
 
 
 def _controls(mesh: Mesh) -> loop.Controls:
@@ -146,18 +150,19 @@ def _sampler_jit(fn, spec: CompileSpec, graphdef, mesh: Mesh, **jit_kwargs):
 
 def lower_prefill(spec: CompileSpec, mesh: Mesh):
     graphdef, _, params, _ = abstract_train_state(spec, mesh)
-    shape = (spec.sample_prompts, spec.prompt_length)
+    shape = (spec.prefill_call[0], spec.prompt_length)
     rows = NamedSharding(mesh, logical_to_spec(("batch", None), shape, mesh))
     tokens = jax.ShapeDtypeStruct(shape, jnp.int32, sharding=rows)
     mask = jax.ShapeDtypeStruct(shape, jnp.bool_, sharding=rows)
     return _sampler_jit(loop.prefill, spec, graphdef, mesh).lower(params, tokens, mask, _controls(mesh),
-                                                                   spec=_loop_spec(spec))
+                                                                   spec=_loop_spec(spec, spec.prefill_call))
 
 
 def _decode_state(spec: CompileSpec, graphdef, params, mesh: Mesh) -> loop.SamplingState:
     """The sampling state prefill hands to decode: its shapes, and the shardings loop._constrain_state pins."""
     tokens = jax.ShapeDtypeStruct((spec.sample_prompts, spec.prompt_length), jnp.int32)
-    state = jax.eval_shape(functools.partial(loop.prefill, spec.model, graphdef, None, None, spec=_loop_spec(spec)),
+    state = jax.eval_shape(functools.partial(loop.prefill, spec.model, graphdef, None, None,
+                                             spec=_loop_spec(spec, _decode_call(spec))),
                            params, tokens, tokens.update(dtype=jnp.bool_), _controls(mesh))
 
     def sharded(path, x):
@@ -178,7 +183,7 @@ def lower_decode(spec: CompileSpec, mesh: Mesh):
     graphdef, _, params, _ = abstract_train_state(spec, mesh)
     state = _decode_state(spec, graphdef, params, mesh)
     jitted = _sampler_jit(loop.decode, spec, graphdef, mesh, donate_argnames=("state",))
-    return jitted.lower(params, state, _controls(mesh), spec=_loop_spec(spec))
+    return jitted.lower(params, state, _controls(mesh), spec=_loop_spec(spec, _decode_call(spec)))
 
 
 def optimizer_state_bytes(spec: CompileSpec, mesh: Mesh) -> int:
@@ -246,7 +251,8 @@ def _probe_setup(spec: CompileSpec, mesh: Mesh, chip_name: str) -> tuple[Compile
     micro = spec.micro_batch_rows
     probe = spec.replace(mesh=MeshConfig(data=1, fsdp=probe_parallel, tensor=tensor), update_rows=rows(micro),
                          rl=spec.rl.replace(micro_batch_size=None, logprob_chunk_size=spec.update_length),
-                         sample_prompts=rows(spec.sample_prompts))
+                         sample_prompts=rows(spec.sample_prompts),
+                         prefill_shape=(rows(spec.prefill_call[0]), spec.prefill_call[1]))
     return probe, make_mesh(probe.mesh, devices=topology_devices(slice_name))
 
 

@@ -47,7 +47,7 @@ def prefill_model_flops(spec: CompileSpec) -> float:
     c, p = spec.model, spec.prompt_length
     head = 2.0 * c.hidden_size * c.vocab_size
     forward = (2.0 * matmul_params(c) - head) * p + _causal_attention_flops(c, p) + head
-    return spec.sample_prompts * forward
+    return spec.prefill_call[0] * forward
 
 
 def decode_step_model_flops(spec: CompileSpec) -> float:

@@ -1,5 +1,8 @@
 """A full self-play step of the tiny config: the real tiny model, the real sandboxed executor."""
 
+import copy
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ from azr_jax.azr import grounding
 from azr_jax.azr.tasks import Proposal, TaskType
 from azr_jax.checkpoint.train_checkpoints import abstract_like
 from azr_jax.rl.advantages import NUM_TRR_GROUPS
+from azr_jax.selfplay import SelfPlay
 from azr_jax.trainer import Trainer
 from tests_trainer_helpers import small_config
 
@@ -93,3 +97,29 @@ def test_non_finite_loss_skips_the_update_and_is_never_saved(trainer, capsys):
     assert host["skipped_updates"] == trainer.skipped_updates
     for saved, live in zip(_host_copy(arrays), before, strict=True):
         np.testing.assert_array_equal(saved, live)
+
+
+def test_split_generate_calls_keep_each_response_with_its_prompt(trainer, monkeypatch):
+    """generation.max_rows_per_call splits a step's generate calls; every response still pairs with its own
+    prompt, which the trainer's recomputed log-probs check (a shifted pairing would not match)."""
+    g, azr = trainer.config.generation, trainer.config.azr
+    config = dataclasses.replace(trainer.config, generation=dataclasses.replace(g, max_rows_per_call=8),
+                                 azr=dataclasses.replace(azr, learnability_rollouts=1))
+    selfplay = SelfPlay(config, trainer.tokenizer, trainer.sampler, trainer.executor,
+                        copy.deepcopy(trainer.selfplay.buffers), trainer.selfplay._stops)
+    calls, generate_call = [], trainer.sampler._generate_call
+
+    def counting(params, prompts, *args):
+        calls.append(len(prompts))
+        return generate_call(params, prompts, *args)
+
+    monkeypatch.setattr(trainer.sampler, "_generate_call", counting)
+    try:
+        result = selfplay.step(trainer.params, 2, seed=3)
+    finally:
+        selfplay.close()
+    # 12 proposer and solver prompts on 8 devices: one call of 8 rows, then one of 4 prompts (padded to 8).
+    assert calls[:2] == [8, 4]
+    scalars = trainer.learn(result, start=0.0)
+    assert scalars["pg/update_applied"] == 1.0
+    assert scalars["pg/logprob_max_abs_diff"] < 1e-3
