@@ -6,51 +6,17 @@ The first run samples from the tiny random model. Random weights never write a p
 the resumed run answers with the scripted policy of the trainer tests: only then does the executor
 get work whose split between the processes can be checked."""
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
+from multihost_helpers import run_driver
+
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "multihost_driver.py")
-PROCESSES = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_processes(workdir, steps, policy, out_dir, tag):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    procs, outs = [], []
-    for i in range(PROCESSES):
-        out = os.path.join(out_dir, f"{tag}_{i}.json")
-        log = open(os.path.join(out_dir, f"{tag}_{i}.log"), "w")
-        procs.append((subprocess.Popen([sys.executable, DRIVER, str(i), str(PROCESSES), str(port), str(workdir),
-                                        str(steps), policy, out], stdout=log, stderr=subprocess.STDOUT, env=env), log))
-        outs.append(out)
-    # When one process fails the other would wait for it at the next collective: stop it at once.
-    deadline = time.monotonic() + 900
-    while any(proc.poll() is None for proc, _ in procs):
-        failed = any(proc.poll() not in (None, 0) for proc, _ in procs)
-        if failed or time.monotonic() > deadline:
-            for proc, _ in procs:
-                proc.kill()
-            break
-        time.sleep(0.5)
-    for proc, log in procs:
-        proc.wait()
-        log.close()
-    for proc, log in procs:
-        assert proc.returncode == 0, open(log.name).read()[-4000:]
-    logs = [open(os.path.join(out_dir, f"{tag}_{i}.log")).read() for i in range(PROCESSES)]
-    return [json.load(open(out)) for out in outs], logs
+    return run_driver(DRIVER, [workdir, steps, policy], out_dir, tag)
 
 
 @pytest.mark.slow
