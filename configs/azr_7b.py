@@ -1,8 +1,8 @@
 """AZR with Qwen2.5-7B base weights, sized for a v5p-64 slice (32 chips): FSDP over every chip.
 
 Sampling runs at most 1024 rows per device call: all 192 x 8 learnability rollouts at once (2048 rows after
-padding) would fit at 81% of HBM, but decode reads the KV cache, not the weights, so halving the call costs
-~2% of decode time and leaves room for the runtime (docs/tpu_figures.md).
+padding) would fit at 81% of HBM, with little room for the runtime. Halving the call reads the weights twice
+as often, which is under 1% of a decode step's HBM traffic (docs/tpu_figures.md).
 
 Convert the weights first:
   python launch/convert_hf.py --hf_dir=/path/to/Qwen2.5-7B --out=gs://YOUR_BUCKET/qwen2.5-7b

@@ -12,4 +12,5 @@ from configs._reference import reference_run
 
 def get_config() -> RunConfig:
     return reference_run("azr_coder_7b", preset="qwen2.5-coder-7b", checkpoint="gs://YOUR_BUCKET/qwen2.5-coder-7b",
-                         mesh=MeshConfig(data=1, fsdp=-1, tensor=1), micro_batch_size=32)
+                         mesh=MeshConfig(data=1, fsdp=-1, tensor=1), micro_batch_size=32,
+                         max_rows_per_call=1024)

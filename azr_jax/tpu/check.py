@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
+
 from azr_jax.tpu import programs as progs
 from azr_jax.tpu.roofline import Estimate, estimate
 from azr_jax.tpu.specs import CompileSpec
@@ -18,8 +20,9 @@ class ProgramReport:
     name: str
     memory: progs.ProgramMemory
     compile_seconds: float
-    estimate: Estimate | None  # None when costs were not probed
+    estimate: Estimate | None  # None when costs were not probed, or the probe could not compile
     error: str | None = None  # the TPU compiler ran out of HBM (memory then holds its claimed temporaries)
+    no_estimate: str | None = None  # why a program that fits has no roofline estimate
 
     def fraction(self, hbm_bytes: int) -> float:
         return self.memory.total_bytes / hbm_bytes
@@ -65,7 +68,7 @@ class CheckReport:
             fraction = p.fraction(self.hbm_bytes)
             entry = {"total_bytes": p.memory.total_bytes, "fraction": round(fraction, 4),
                      "fits": fraction <= self.headroom, "compile_seconds": round(p.compile_seconds, 1),
-                     "compile_error": p.error, **dataclasses.asdict(p.memory)}
+                     "compile_error": p.error, "no_estimate": p.no_estimate, **dataclasses.asdict(p.memory)}
             if p.estimate is not None:
                 entry.update(p.estimate.to_dict())
             out["programs"][name] = entry
@@ -90,6 +93,8 @@ class CheckReport:
                      "in HBM while sampling)")
         for p in self.programs.values():
             e = p.estimate
+            if p.no_estimate:
+                lines.append(f"{p.name:8} no roofline: {p.no_estimate}")
             if e is None:
                 continue
             what = "per decode step" if p.name == "decode" else "per call"
@@ -119,9 +124,16 @@ def check(spec: CompileSpec, slice_name: str, headroom: float = DEFAULT_HEADROOM
     compiled = progs.compile_programs(spec, mesh, programs)
     reports = {}
     for name, c in compiled.items():
-        est = None
+        est, why = None, None
         if costs and c.error is None:
-            cost = progs.probe_cost(name, spec, mesh, tpu_slice.chip.name)
-            est = estimate(name, spec, tpu_slice.num_devices, tpu_slice.chip, cost.flops, cost.bytes_accessed)
-        reports[name] = ProgramReport(name, c.memory, c.compile_seconds, est, c.error)
+            try:
+                cost = progs.probe_cost(name, spec, mesh, tpu_slice.chip.name)
+                est = estimate(name, spec, tpu_slice.num_devices, tpu_slice.chip, cost.flops, cost.bytes_accessed)
+            except jax.errors.JaxRuntimeError as e:
+                # The probe unrolls layers and key blocks, which needs more HBM than the scanned program
+                # (azr_3b's prefill on v5e); its cost is unknown, not zero.
+                if "RESOURCE_EXHAUSTED" not in str(e):
+                    raise
+                why = "the cost probe (unrolled layers and key blocks) does not fit this chip's HBM"
+        reports[name] = ProgramReport(name, c.memory, c.compile_seconds, est, c.error, why)
     return CheckReport(spec, tpu_slice, headroom, reports)

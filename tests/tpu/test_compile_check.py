@@ -59,7 +59,7 @@ def test_unknown_slices_fail_with_the_naming_rule(name):
 
 
 def test_run_configs_resolve_to_the_reference_shapes():
-    spec = resolve_compile_spec("azr_7b")
+    spec = resolve_compile_spec("azr_7b", {"generation.max_rows_per_call": "0"})
     assert (spec.update_rows, spec.update_length) == (384, 6144 + 8096)
     # A step's generate calls: 6 x 64 prompts x 1 sample, then up to 3 x 64 new tasks x 8 learnability rollouts,
     # padded to the Sampler's batch buckets on v5p-64's 32-way FSDP mesh (powers of two from 32).
@@ -67,6 +67,9 @@ def test_run_configs_resolve_to_the_reference_shapes():
     assert spec.prefill_call == (512, 1)
     assert (spec.sample_prompts, spec.samples_per_prompt, spec.cache_length) == (256, 8, 6144 + 8096)
     assert spec.default_slice == "v5p-64"
+    configured = resolve_compile_spec("azr_7b")  # at most 1024 rows per call: 128 learnability prompts x 8
+    assert configured.prefill_call == (512, 1) and configured.sample_rows == 1024
+    assert (configured.sample_prompts, configured.samples_per_prompt) == (128, 8)
     capped = resolve_compile_spec("azr_7b", {"generation.max_rows_per_call": "256"})
     assert capped.prefill_call == (256, 1) and (capped.sample_prompts, capped.samples_per_prompt) == (256, 1)
     on_v5p_8 = resolve_compile_spec("azr_7b", {"generation.max_rows_per_call": "256"}, "v5p-8")
@@ -133,6 +136,22 @@ def test_cost_probe_counts_every_layer_of_the_decode_step():
     # compiled step also samples and attends to every cache slot, the model count to the mean context).
     assert per_device / 2 < cost.flops < per_device * 2
     assert cost.bytes_accessed > 0
+
+
+@needs_libtpu
+def test_program_that_fits_without_a_cost_probe_that_fits():
+    """32k-token prompts in 512-key blocks fit a v5e chip; the cost probe's 2 unrolled 16k-key blocks do
+    not. The program is reported as fitting with no roofline, and the reason is printed."""
+    from azr_jax.tpu import check
+
+    spec = resolve_compile_spec("tiny", {"model.attention_impl": "blockwise", "generation.max_prompt_tokens": "32768",
+                                         "azr.batch_size": "1"}, "v5litepod-4")
+    report = check(spec, "v5litepod-4", programs=("prefill",))
+    prefill = report.programs["prefill"]
+    assert report.fits and prefill.error is None
+    assert prefill.estimate is None and "cost probe" in prefill.no_estimate
+    assert "prefill  no roofline: the cost probe" in report.format()
+    assert report.to_json()["programs"]["prefill"]["no_estimate"] == prefill.no_estimate
 
 
 @needs_libtpu
