@@ -33,6 +33,7 @@ _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWIPC, _CLONE_NEWNET = 0x20000, 0x10000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x20, 0x1000, 0x4000, 1 << 18
 _PR_SET_PDEATHSIG = 1
+_CAPABILITY_VERSION_3 = 0x20080522
 _SYSTEM_LIBS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache")
 _DEVICES_READ = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 
@@ -187,6 +188,8 @@ class Sandbox:
             os.setgroups([])
             os.setresgid(self.uid, self.uid, self.uid)
             os.setresuid(self.uid, self.uid, self.uid)
+        else:
+            _drop_capabilities()  # root of the worker's user namespace: its powers are not the job's
         # After the uid change: changing credentials clears the parent-death signal.
         _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
         if os.getppid() != self.worker_pid:
@@ -212,6 +215,13 @@ class Sandbox:
     def close(self) -> None:
         if not self.mechanisms.get("mount_namespace"):  # a namespace's tmpfs dies with the worker
             shutil.rmtree(self.base, onerror=_chmod_and_retry)
+
+
+def _drop_capabilities() -> None:
+    """Empties the effective, permitted and inheritable sets (a uid change does this as root). Without it a
+    job in the user namespace could, say, read files whatever their mode bits (CAP_DAC_OVERRIDE)."""
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    _check(_libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")
 
 
 def _host_tmp() -> str:

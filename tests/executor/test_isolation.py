@@ -3,12 +3,14 @@
 import os
 import platform
 import re
+import struct
 import sys
 
 import pytest
 
 from azr_jax.executor import RunJob
-from azr_jax.executor.seccomp import SYSCALLS, _DENIED, build_filter
+from azr_jax.executor.seccomp import (SYSCALLS, _AUDIT_ARCH, _DENIED, _RET_ALLOW, _RET_KILL_PROCESS, _X32_BIT,
+                                      build_filter)
 
 from conftest import TEST_CONFIG
 
@@ -108,3 +110,33 @@ def test_syscall_numbers_match_kernel_headers(arch, header):
         assert found and int(found.group(1)) == number, name
     assert len(build_filter(arch)) % 8 == 0
     assert set(SYSCALLS[arch]) <= set(_DENIED)
+
+
+def _run_bpf(prog: bytes, arch_id: int, nr: int) -> int:
+    """A classic-BPF interpreter for the few instructions our filter uses (load word, jeq, jge, ret)."""
+    data = {0: nr, 4: arch_id}
+    insns = [struct.unpack_from("HBBI", prog, i) for i in range(0, len(prog), 8)]
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = insns[pc]
+        if code == 0x20:
+            acc = data[k]
+        elif code in (0x15, 0x35):
+            taken = acc == k if code == 0x15 else acc >= k
+            pc += jt if taken else jf
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unexpected BPF opcode {code:#x}")
+        pc += 1
+
+
+@pytest.mark.parametrize("arch", sorted(SYSCALLS))
+def test_seccomp_filter_kills_exactly_the_denied_calls(arch):
+    prog, arch_id = build_filter(arch), _AUDIT_ARCH[arch]
+    denied = {n for name, n in SYSCALLS[arch].items() if name in _DENIED}
+    for nr in range(1024):
+        assert _run_bpf(prog, arch_id, nr) == (_RET_KILL_PROCESS if nr in denied else _RET_ALLOW), nr
+    assert _run_bpf(prog, arch_id ^ 1, 0) == _RET_KILL_PROCESS, "another architecture's numbers"
+    if arch == "x86_64":
+        assert _run_bpf(prog, arch_id, _X32_BIT | 1) == _RET_KILL_PROCESS, "x32 ABI"

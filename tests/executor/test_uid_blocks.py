@@ -102,24 +102,21 @@ def test_a_dead_owners_claim_is_reclaimed(tmp_path):
 
 def test_a_block_whose_uid_runs_a_process_is_skipped(tmp_path):
     first = private(tmp_path).sandbox_uid_base
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # a process under block 0's first uid, from something that took no lock
-        os.setresgid(first, first, first)
-        os.setresuid(first, first, first)
-        os.write(w, b"x")
-        time.sleep(60)
-        os._exit(0)
+    # A process under block 0's first uid, from something that took no lock. A fresh interpreter rather than
+    # a fork of this one: pytest's process has JAX loaded, whose threads make forking it unsafe.
+    squatter = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys, time\nu = int(sys.argv[1])\nos.setresgid(u, u, u)\n"
+         "os.setresuid(u, u, u)\nprint(os.getuid(), flush=True)\ntime.sleep(60)", str(first)],
+        stdout=subprocess.PIPE, text=True)
     try:
-        os.read(r, 1)
+        assert squatter.stdout.readline().strip() == str(first)
         block = uid_blocks.claim(private(tmp_path))
         assert block.index == 1
         block.release()
     finally:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(r)
-        os.close(w)
+        squatter.kill()
+        squatter.wait()
+        squatter.stdout.close()
 
 
 def test_a_lock_dir_others_can_write_is_refused(tmp_path):
