@@ -35,6 +35,7 @@ from azr_jax.rl.advantages import NUM_TRR_GROUPS
 from azr_jax.parallel.sharding import param_shardings
 from azr_jax.run_config import RunConfig
 from azr_jax.sampling import Sampler
+from azr_jax.sampling.batching import default_batch_buckets, prompts_per_call
 from azr_jax.selfplay import STOP_STRINGS, SelfPlay, StepResult, assemble_batch
 from azr_jax.tokenizer import load_tokenizer, stop_token_sequences
 
@@ -56,6 +57,21 @@ def template_corpus() -> tuple[str, ...]:
 def log(message: str) -> None:
     if jax.process_index() == 0:
         print(message, flush=True)
+
+
+def _check_rows_per_call(config: RunConfig, mesh) -> None:
+    """generation.max_rows_per_call must hold one batch bucket of prompts for every generate call of a step."""
+    cap = config.generation.max_rows_per_call
+    if not cap:
+        return
+    buckets = default_batch_buckets(mesh.shape["data"] * mesh.shape["fsdp"])
+    for n in sorted({1, max(1, config.azr.learnability_rollouts)}):
+        try:
+            prompts_per_call(buckets, n, cap)
+        except ValueError as e:
+            raise ValueError(f"generation.max_rows_per_call: {e} (the learnability rollouts sample "
+                             f"azr.learnability_rollouts={config.azr.learnability_rollouts} rows per prompt, and "
+                             f"the mesh's {buckets[0]} batch shards make the smallest call {buckets[0]} prompts)") from None
 
 
 def _buckets(limit: int, smallest: int = 128) -> tuple[int, ...]:
@@ -82,6 +98,7 @@ class Trainer:
         # orbax needs absolute local paths; gs:// URLs pass through.
         self.workdir = config.workdir if "://" in config.workdir else os.path.abspath(config.workdir)
         self.mesh = make_mesh(config.mesh)
+        _check_rows_per_call(config, self.mesh)  # before the weights load: a bad value fails at once
         self.model_config, self.graphdef, self.params = self._init_model()
         self.tokenizer = self._init_tokenizer()
         if self.tokenizer.vocab_size > self.model_config.vocab_size:

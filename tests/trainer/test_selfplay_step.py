@@ -123,3 +123,10 @@ def test_split_generate_calls_keep_each_response_with_its_prompt(trainer, monkey
     scalars = trainer.learn(result, start=0.0)
     assert scalars["pg/update_applied"] == 1.0
     assert scalars["pg/logprob_max_abs_diff"] < 1e-3
+
+
+def test_rows_per_call_too_small_for_a_step_fails_before_anything_loads(tmp_path):
+    # 8 devices: calls hold at least 8 prompts; 2 learnability rollouts each need 16 rows.
+    with pytest.raises(ValueError, match=r"generation.max_rows_per_call: max_rows_per_call 8 is too small.*"
+                                         r"learnability_rollouts=2"):
+        Trainer(small_config(tmp_path, **{"generation.max_rows_per_call": 8}))
