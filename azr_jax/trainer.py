@@ -36,6 +36,7 @@ from azr_jax.parallel.sharding import param_shardings
 from azr_jax.run_config import RunConfig
 from azr_jax.sampling import Sampler
 from azr_jax.sampling.batching import default_batch_buckets, prompts_per_call
+from azr_jax.sampling.sampler import batch_parallelism
 from azr_jax.selfplay import STOP_STRINGS, SelfPlay, StepResult, assemble_batch
 from azr_jax.tokenizer import load_tokenizer, stop_token_sequences
 
@@ -60,18 +61,18 @@ def log(message: str) -> None:
 
 
 def _check_rows_per_call(config: RunConfig, mesh) -> None:
-    """generation.max_rows_per_call must hold one batch bucket of prompts for every generate call of a step."""
+    """generation.max_rows_per_call must hold one batch bucket of prompts in every generate call of a step;
+    the learnability call, with the most samples per prompt, needs the most rows."""
     cap = config.generation.max_rows_per_call
     if not cap:
         return
-    buckets = default_batch_buckets(mesh.shape["data"] * mesh.shape["fsdp"])
-    for n in sorted({1, max(1, config.azr.learnability_rollouts)}):
-        try:
-            prompts_per_call(buckets, n, cap)
-        except ValueError as e:
-            raise ValueError(f"generation.max_rows_per_call: {e} (the learnability rollouts sample "
-                             f"azr.learnability_rollouts={config.azr.learnability_rollouts} rows per prompt, and "
-                             f"the mesh's {buckets[0]} batch shards make the smallest call {buckets[0]} prompts)") from None
+    shards = batch_parallelism(mesh)
+    try:
+        prompts_per_call(default_batch_buckets(shards), max(1, config.azr.learnability_rollouts), cap)
+    except ValueError as e:
+        raise ValueError(f"generation.max_rows_per_call: {e} (the learnability rollouts sample "
+                         f"azr.learnability_rollouts={config.azr.learnability_rollouts} rows per prompt, and "
+                         f"the mesh's {shards} batch shards make the smallest call {shards} prompts)") from None
 
 
 def _buckets(limit: int, smallest: int = 128) -> tuple[int, ...]:
@@ -215,7 +216,7 @@ class Trainer:
     def _rows_per_process(self) -> int:
         """Training rows each process contributes: its largest possible share of the 6 x B rollouts,
         rounded up to a multiple of the batch parallelism of its own devices."""
-        parallel, processes = self.mesh.shape["data"] * self.mesh.shape["fsdp"], jax.process_count()
+        parallel, processes = batch_parallelism(self.mesh), jax.process_count()
         if parallel % processes:
             raise ValueError(f"the mesh's batch axes (data x fsdp = {parallel}) must split evenly over the "
                              f"{processes} processes: each process trains on its own rollouts")

@@ -48,8 +48,7 @@ class Sampler:
         self.config = config
         self.mesh = mesh
         self.prompt_buckets = tuple(sorted(prompt_buckets))
-        self._batch_parallel = 1 if mesh is None else math.prod(
-            mesh.shape[a] for a in ("data", "fsdp") if a in mesh.shape)
+        self._batch_parallel = batch_parallelism(mesh)
         self.batch_buckets = tuple(sorted(batch_buckets or default_batch_buckets(self._batch_parallel)))
         bad = [b for b in self.batch_buckets if b % self._batch_parallel]
         if bad:
@@ -91,10 +90,10 @@ class Sampler:
                               process_local)
         rows, stats = [], []
         for c, (start, stop) in enumerate(chunks):
-            report = None if on_finished is None else functools.partial(_offset_row, on_finished, start)
+            report = None if on_finished is None else functools.partial(_report_offset, on_finished, start)
             out = self._generate_call(params, prompts[start:stop], sampling, _chunk_seed(seed, c), report,
                                       process_local)
-            rows += [_offset_row(None, start, row) for row in out.rows]
+            rows += [_offset_row(start, row) for row in out.rows]
             stats.append(out.stats)
         return SampleOutput(rows=rows, n=sampling.n, stats=GenerateStats(
             prefill_seconds=sum(s.prefill_seconds for s in stats), decode_seconds=sum(s.decode_seconds for s in stats),
@@ -206,10 +205,18 @@ class Sampler:
         return jax.make_array_from_callback(x.shape, NamedSharding(self.mesh, spec), lambda index: x[index])
 
 
-def _offset_row(report: Callable[[SampleRow], None] | None, offset: int, row: SampleRow):
-    """The row with its prompt index counted in the whole prompt list; passed on to `report` if given."""
-    row = dataclasses.replace(row, prompt_index=row.prompt_index + offset)
-    return row if report is None else report(row)
+def batch_parallelism(mesh: Mesh | None) -> int:
+    """How many ways a mesh splits the batch (data x fsdp): every batch bucket is a multiple of it."""
+    return 1 if mesh is None else math.prod(mesh.shape[a] for a in ("data", "fsdp") if a in mesh.shape)
+
+
+def _offset_row(offset: int, row: SampleRow) -> SampleRow:
+    """The row with its prompt index counted in the whole prompt list."""
+    return dataclasses.replace(row, prompt_index=row.prompt_index + offset)
+
+
+def _report_offset(on_finished: Callable[[SampleRow], None], offset: int, row: SampleRow) -> None:
+    on_finished(_offset_row(offset, row))
 
 
 def _chunk_seed(seed: int, call: int) -> int:

@@ -63,7 +63,7 @@ class CheckReport:
                "attention": self.spec.model.attention_impl,
                "max_rows_per_call": self.spec.max_rows_per_call,
                "prefill_call": list(self.spec.prefill_call),
-               "decode_call": [self.spec.sample_prompts, self.spec.samples_per_prompt], "programs": {}}
+               "decode_call": list(self.spec.decode_call), "programs": {}}
         for name, p in self.programs.items():
             fraction = p.fraction(self.hbm_bytes)
             entry = {"total_bytes": p.memory.total_bytes, "fraction": round(fraction, 4),

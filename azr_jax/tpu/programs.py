@@ -131,9 +131,6 @@ def _loop_spec(spec: CompileSpec, call: tuple[int, int]) -> loop.LoopSpec:
                          max_new_tokens=spec.max_new_tokens, greedy=False, top_k=0, use_top_p=False, stream=False)
 
 
-def _decode_call(spec: CompileSpec) -> tuple[int, int]:
-    return spec.sample_prompts, spec.samples_per_prompt
-
 
 def _controls(mesh: Mesh) -> loop.Controls:
     replicated = NamedSharding(mesh, PartitionSpec())
@@ -162,7 +159,7 @@ def _decode_state(spec: CompileSpec, graphdef, params, mesh: Mesh) -> loop.Sampl
     """The sampling state prefill hands to decode: its shapes, and the shardings loop._constrain_state pins."""
     tokens = jax.ShapeDtypeStruct((spec.sample_prompts, spec.prompt_length), jnp.int32)
     state = jax.eval_shape(functools.partial(loop.prefill, spec.model, graphdef, None, None,
-                                             spec=_loop_spec(spec, _decode_call(spec))),
+                                             spec=_loop_spec(spec, spec.decode_call)),
                            params, tokens, tokens.update(dtype=jnp.bool_), _controls(mesh))
 
     def sharded(path, x):
@@ -183,7 +180,7 @@ def lower_decode(spec: CompileSpec, mesh: Mesh):
     graphdef, _, params, _ = abstract_train_state(spec, mesh)
     state = _decode_state(spec, graphdef, params, mesh)
     jitted = _sampler_jit(loop.decode, spec, graphdef, mesh, donate_argnames=("state",))
-    return jitted.lower(params, state, _controls(mesh), spec=_loop_spec(spec, _decode_call(spec)))
+    return jitted.lower(params, state, _controls(mesh), spec=_loop_spec(spec, spec.decode_call))
 
 
 def optimizer_state_bytes(spec: CompileSpec, mesh: Mesh) -> int:

@@ -3,9 +3,9 @@
 A CompileSpec fixes everything that changes a compiled program: the model architecture and its
 dtypes / remat / scan, the mesh, the RL update's micro-batch, and the shapes
   update:  update_rows x update_length tokens (every sequence of one self-play step, prompt + response)
-  prefill: prefill_prompts prompts of prompt_length slots, one row each (the device call with most prompts)
-  decode:  sample_prompts * samples_per_prompt rows against a cache of prompt_length + max_new_tokens slots
-           (the device call with most rows).
+  prefill: prefill_call (prompts, n) with prompt_length slots (the device call with the most prompts)
+  decode:  decode_call, sample_prompts * samples_per_prompt rows, against a cache of prompt_length +
+           max_new_tokens slots (the device call with the most rows).
 The sampling shapes follow from the step's generate calls (`step_calls`), the Sampler's batch buckets and
 `max_rows_per_call`, exactly as the Sampler splits and pads them (`sampling_shapes`).
 
@@ -19,15 +19,16 @@ import dataclasses
 import difflib
 from typing import Any, Callable
 
+from azr_jax.azr.tasks import TaskType
 from azr_jax.model.config import ModelConfig, get_model_config
 from azr_jax.parallel.mesh import MeshConfig
 from azr_jax.rl.config import RLConfig
 from azr_jax.sampling.batching import default_batch_buckets, pick_bucket, prompts_per_call
 
 # AZR_SPEC: one self-play step samples and trains on B prompts for each of the 6 (task, role) pairs, and
-# proposes B tasks of each of the 3 types.
-TASK_ROLE_PAIRS = 6
-TASK_TYPES = 3
+# proposes B tasks of each type.
+TASK_TYPES = len(TaskType)
+TASK_ROLE_PAIRS = 2 * TASK_TYPES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +65,12 @@ class CompileSpec:
     @property
     def prefill_call(self) -> tuple[int, int]:
         """(prompts, n) of the prefill compiled: the call with the most prompts."""
-        return self.prefill_shape or (self.sample_prompts, self.samples_per_prompt)
+        return self.prefill_shape or self.decode_call
+
+    @property
+    def decode_call(self) -> tuple[int, int]:
+        """(prompts, n) of the decode compiled: the call with the most rows."""
+        return self.sample_prompts, self.samples_per_prompt
 
     def with_sampling(self, max_rows_per_call: int, batch_parallel: int) -> "CompileSpec":
         """The spec with the sampling shapes of `step_calls` split at max_rows_per_call rows per call."""
