@@ -2,8 +2,8 @@
 enforces the rest (deadline with process-group kill, memory limit, output caps, Landlock, seccomp, no
 capabilities inside its user namespace).
 
-As root the probe runs as nobody (setpriv); an interpreter that user can run is needed, since the venv's
-may live under /root."""
+As root the probe runs as nobody (setpriv), with a copy of the package that user can read and an interpreter
+it can run (the venv's may live under /root: then the system's /usr/bin/python3)."""
 
 import json
 import os
@@ -58,40 +58,54 @@ def _as_user(argv: list) -> list:
     return [shutil.which("setpriv"), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"] + argv
 
 
-def _interpreter() -> str | None:
+def _interpreter(package_root: str) -> str:
     """The first Python that the probe's user can run, that finds the executor and can start its workers."""
+    tried = []
     for python in (sys.executable, "/usr/bin/python3"):
         check = "import subprocess, sys, azr_jax.executor\nsubprocess.run([sys.executable, '-c', ''], check=True)"
-        ok = subprocess.run(_as_user([python, "-c", check]), capture_output=True, env={"PYTHONPATH": REPO}, cwd="/")
+        ok = subprocess.run(_as_user([python, "-c", check]), capture_output=True, text=True,
+                            env={"PYTHONPATH": package_root}, cwd="/")
         if ok.returncode == 0:
             return python
-    return None
+        tried.append(f"{python}: {ok.stderr.strip()[-300:]}")
+    pytest.fail(f"no Python >= 3.10 that uid {NOBODY} can run (.ci/run installs /usr/bin/python3): " + "; ".join(tried))
+
+
+def _readable_copy_of_the_package() -> str:
+    """azr_jax copied where the unprivileged user can read it (a checkout under /root is not), outside /tmp,
+    which the workers cover with their private tmpfs."""
+    root = tempfile.mkdtemp(prefix="azr-nonroot-pkg-", dir="/var/tmp")
+    os.chmod(root, 0o755)
+    shutil.copytree(os.path.join(REPO, "azr_jax"), os.path.join(root, "azr_jax"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for directory, _, _ in os.walk(root):
+        os.chmod(directory, 0o755)
+    return root
 
 
 @pytest.fixture(scope="module")
 def probe():
     if os.geteuid() == 0 and shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is needed to drop root")
-    python = _interpreter()
-    if python is None:
-        pytest.skip("no Python interpreter that an unprivileged user can run")
+        pytest.fail("setpriv (util-linux) is needed to drop root; .ci/run installs it")
+    package_root = _readable_copy_of_the_package()
     home = tempfile.mkdtemp(prefix="azr-nonroot-")
     outside = tempfile.mkdtemp(prefix="azr-nonroot-", dir="/var/tmp")  # not under /tmp, which the workers hide
     try:
+        python = _interpreter(package_root)
         for d in (home, outside):
             os.chmod(d, 0o700)
             if os.geteuid() == 0:
                 os.chown(d, NOBODY, NOBODY)
         done = subprocess.run(_as_user([python, "-c", PROBE, outside]), capture_output=True, text=True,
-                              timeout=300, cwd=home, env={"PYTHONPATH": REPO, "HOME": home})
+                              timeout=300, cwd=home, env={"PYTHONPATH": package_root, "HOME": home})
         assert done.returncode == 0, done.stderr[-3000:]
         result = json.loads(done.stdout.splitlines()[-1])
         result["stderr"] = done.stderr
         result["outside_files"] = os.listdir(outside)
         return result
     finally:
-        shutil.rmtree(home, ignore_errors=True)
-        shutil.rmtree(outside, ignore_errors=True)
+        for d in (package_root, home, outside):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def test_runs_unprivileged_and_warns_once(probe):
