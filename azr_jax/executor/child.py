@@ -23,16 +23,22 @@ RESULT_FD = 3
 _HEADER = struct.Struct(">I")
 
 # Bound now, in the worker: model code may rebind the names in builtins, not these references.
-_type, _len, _repr, _str, _isinstance = type, len, repr, str, isinstance
+_type, _len, _repr, _str, _bytes = type, len, repr, str, bytes
 _exit, _write = os._exit, os.write
 _BaseException, _MemoryError = BaseException, MemoryError
-_BUILTINS = dict(vars(builtins))  # restored after model code, so the epilogue sees the real builtins
+_BUILTINS = dict(vars(builtins))  # restored before the checks of a non-plain result run after model code
 _BUILTIN_EXCEPTIONS = frozenset(v for v in vars(builtins).values()
                                 if isinstance(v, type) and issubclass(v, BaseException))
 
 
 def _prepare(req: dict) -> tuple:
-    """Parses and checks program and call before any model code runs."""
+    """Parses and checks program and call before any model code runs: (program, call, entry, classes).
+    `classes` is None when the program was compiled straight from source; `_classes` parses it if needed."""
+    kind, text, cap = req["call_kind"], req["call_text"], req["max_answer_chars"]
+    if kind == "expr" and not req["checks"]:  # a person's run job, unfiltered: no AST needed
+        program = static_checks.compile_source(req["code"], req["max_code_chars"])
+        call = static_checks.compile_source(text, req["max_code_chars"], "eval", "call")
+        return program, call, "f", None
     tree = static_checks.parse_program(req["code"], req["max_code_chars"])
     if req["checks"]:
         static_checks.check_banned(tree, req["banned_modules"], req["banned_names"], req["banned_attributes"])
@@ -40,7 +46,6 @@ def _prepare(req: dict) -> tuple:
     else:
         entry = "f"
     classes = static_checks.class_names(tree)
-    kind, text, cap = req["call_kind"], req["call_text"], req["max_answer_chars"]
     if kind == "expr":  # a person's run job: any expression, filtered only if asked
         try:
             call = ast.parse(text, "<call>", "eval")
@@ -57,7 +62,13 @@ def _prepare(req: dict) -> tuple:
         call = static_checks.answer_value(text, cap, classes)
     else:
         raise Rejected("syntax", f"unknown call kind {kind!r}")
-    return compile(tree, "<program>", "exec"), compile(call, "<call>", "eval"), entry, classes
+    # dont_inherit: model code must not run under this module's `from __future__ import annotations`.
+    return (compile(tree, "<program>", "exec", dont_inherit=True),
+            compile(call, "<call>", "eval", dont_inherit=True), entry, classes)
+
+
+def _classes(req: dict) -> frozenset:
+    return static_checks.class_names(static_checks.parse_program(req["code"], req["max_code_chars"]))
 
 
 def _describe(value: object, namespace: dict, classes: frozenset, req: dict) -> dict | bytes:
@@ -68,12 +79,13 @@ def _describe(value: object, namespace: dict, classes: frozenset, req: dict) -> 
         return {"status": "output_limit", "message": "return value larger than the result cap"}
     except codec.NotPlain:
         pass
+    _restore_builtins()  # model code may have patched what the checks below use
     text = _repr(value)  # model code (__repr__); the worker's deadline still applies
     if _type(text) is not _str or _len(text) > req["max_repr_chars"]:
         return {"status": "output_limit", "message": "repr longer than the cap"}
     try:
-        tree = static_checks.answer_value(text, req["max_repr_chars"], classes)
-        again = _repr(eval(compile(tree, "<repr>", "eval"), namespace))
+        tree = static_checks.answer_value(text, req["max_repr_chars"], _classes(req) if classes is None else classes)
+        again = _repr(eval(compile(tree, "<repr>", "eval", dont_inherit=True), namespace))
         rebuildable = _type(again) is _str and again == text
     except _BaseException:
         rebuildable = False
@@ -101,7 +113,6 @@ def run(req: dict) -> None:
         if entry != "f":
             namespace["f"] = namespace[entry]
         value = eval(call, namespace)
-        _restore_builtins()
         frame = _describe(value, namespace, classes, req)
         del value
     except _BaseException as e:  # SystemExit too: a job that exits early has not succeeded
@@ -116,15 +127,15 @@ def _restore_builtins() -> None:
 
 
 def _send(frame: dict | bytes) -> None:
-    """Writes one frame (a dict, or one `_describe` already encoded) and exits."""
-    _restore_builtins()
+    """Writes one frame (a dict, or one `_describe` already encoded) and exits; uses only names bound at
+    import, like codec.encode, so builtins patched by model code change nothing here."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except _BaseException:
             pass
     try:
-        data = frame if _type(frame) is bytes else codec.encode(frame, 1 << 20)
+        data = frame if _type(frame) is _bytes else codec.encode(frame, 1 << 20)
     except _BaseException as e:
         data = codec.encode({"status": "error", "error_type": "Unencodable", "message": _str(_type(e).__name__)})
     data = _HEADER.pack(_len(data)) + data

@@ -15,6 +15,9 @@ from __future__ import annotations
 import struct
 
 MAX_DEPTH = 100
+# Bound at import: a job's child encodes its result after model code ran, and model code may have patched
+# `builtins.type` or `builtins.len`; restoring all of builtins instead would fault ~70 pages per job.
+_type, _len = type, len
 
 _LEN = struct.Struct(">I")
 _F64 = struct.Struct(">d")
@@ -45,15 +48,15 @@ def encode(value: object, max_bytes: int = 1 << 26) -> bytes:
         nonlocal size
         if depth > MAX_DEPTH:
             raise NotPlain("nesting deeper than %d (or a cycle)" % MAX_DEPTH)
-        t = type(x)
+        t = _type(x)
         if t is int:
             data = x.to_bytes((x.bit_length() + 8) // 8, "big", signed=True)
-            append(b"i" + _LEN.pack(len(data)) + data)
-            size += 5 + len(data)
+            append(b"i" + _LEN.pack(_len(data)) + data)
+            size += 5 + _len(data)
         elif t is str:
             data = x.encode("utf-8", "surrogatepass")
-            append(b"s" + _LEN.pack(len(data)) + data)
-            size += 5 + len(data)
+            append(b"s" + _LEN.pack(_len(data)) + data)
+            size += 5 + _len(data)
         elif x is None:
             append(b"N")
             size += 1
@@ -67,15 +70,15 @@ def encode(value: object, max_bytes: int = 1 << 26) -> bytes:
             append(b"c" + _C128.pack(x.real, x.imag))
             size += 17
         elif t is bytes:
-            append(b"b" + _LEN.pack(len(x)) + x)
-            size += 5 + len(x)
+            append(b"b" + _LEN.pack(_len(x)) + x)
+            size += 5 + _len(x)
         elif t in _SEQ_TAGS:
-            append(_SEQ_TAGS[t] + _LEN.pack(len(x)))
+            append(_SEQ_TAGS[t] + _LEN.pack(_len(x)))
             size += 5
             for item in x:
                 enc(item, depth + 1)
         elif t is dict:
-            append(b"d" + _LEN.pack(len(x)))
+            append(b"d" + _LEN.pack(_len(x)))
             size += 5
             for k, v in x.items():
                 enc(k, depth + 1)

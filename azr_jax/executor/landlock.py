@@ -26,6 +26,7 @@ _PR_SET_NO_NEW_PRIVS = 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
+_syscall, _prctl = _libc.syscall, _libc.prctl  # resolved once, in the worker (see sandbox.py)
 
 
 def abi_version() -> int:
@@ -54,6 +55,7 @@ class Ruleset:
         # Above the descriptors a job's child rebinds (0-3), so that rebinding can never clobber it.
         self.fd = fcntl.fcntl(int(fd), fcntl.F_DUPFD_CLOEXEC, 10)
         os.close(int(fd))
+        self._restrict_args = (ctypes.c_int(self.fd), ctypes.c_uint32(0))  # built once, not in every child
         read = EXECUTE | READ_FILE | READ_DIR
         for path in read_paths:
             self._allow(path, read)
@@ -74,8 +76,8 @@ class Ruleset:
 
     def restrict_self(self) -> None:
         """Applies the ruleset to the calling process (and, irrevocably, to all it may ever become)."""
-        if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        if _prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-        if _libc.syscall(_SYS_RESTRICT_SELF, ctypes.c_int(self.fd), ctypes.c_uint32(0)) != 0:
+        if _syscall(_SYS_RESTRICT_SELF, *self._restrict_args) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self")
         os.close(self.fd)

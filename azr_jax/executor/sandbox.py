@@ -38,6 +38,10 @@ _SYSTEM_LIBS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/
 _DEVICES_READ = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 
 _libc = ctypes.CDLL(None, use_errno=True)
+# Resolved here, in the worker: a CDLL resolves a function on first use and caches it in its own memory,
+# so a function first used in a job's child would be looked up again (and copy-on-write faulted) per job.
+_prctl, _capset = _libc.prctl, _libc.capset
+_SIGKILL = int(signal.SIGKILL)
 
 
 def _check(ret: int, what: str) -> None:
@@ -191,7 +195,7 @@ class Sandbox:
         else:
             _drop_capabilities()  # root of the worker's user namespace: its powers are not the job's
         # After the uid change: changing credentials clears the parent-death signal.
-        _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+        _check(_prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
         if os.getppid() != self.worker_pid:
             os._exit(1)  # the worker died between fork and prctl
         if self.ruleset is not None:
@@ -221,7 +225,7 @@ def _drop_capabilities() -> None:
     """Empties the effective, permitted and inheritable sets (a uid change does this as root). Without it a
     job in the user namespace could, say, read files whatever their mode bits (CAP_DAC_OVERRIDE)."""
     header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
-    _check(_libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")
+    _check(_capset(header, (ctypes.c_uint32 * 6)()), "capset")
 
 
 def _host_tmp() -> str:

@@ -100,9 +100,12 @@ class Seccomp:
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._program = ctypes.create_string_buffer(build_filter(self.arch))
         self._fprog = _SockFprog(len(self._program.raw) // 8, ctypes.addressof(self._program))
+        # Resolved and built here, in the worker, so that a child's install() is two plain calls.
+        self._prctl = self._libc.prctl
+        self._fprog_ref = ctypes.byref(self._fprog)
 
     def install(self) -> None:
-        if self._libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        if self._prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-        if self._libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(self._fprog), 0, 0) != 0:
+        if self._prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, self._fprog_ref, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")

@@ -23,7 +23,7 @@ import time
 import warnings
 from typing import Iterable, Iterator
 
-from azr_jax.executor import codec, jobs as J, plans, uid_blocks, wire
+from azr_jax.executor import codec, jobs as J, outcomes, plans, uid_blocks, wire
 from azr_jax.executor.config import ExecutorConfig
 
 log = logging.getLogger("azr_jax.executor")
@@ -279,6 +279,9 @@ class ExecutorService:
             return
         task, slot = worker.job
         worker.job = None
+        request = task.units[slot].request
+        if request["op"] == "exec" and "status" not in reply:  # observations, not a WorkerLost reply
+            reply = outcomes.classify(reply, request, self.config.max_output_bytes)
         reply["worker"] = worker.serial
         task.replies[slot] = reply
         task.missing -= 1

@@ -3,9 +3,10 @@
 Started by the service as a separate interpreter (`python -S -B -c ...`, never forked from the trainer),
 it reads request frames on its stdin and answers on its stdout. For an `exec` request it forks a child,
 which enters the sandbox and runs the job (child.py); the worker meanwhile enforces the wall-clock
-deadline and the output caps, kills the child's whole process group, reaps it, and classifies the
-outcome from what it observed itself plus the one plain-data frame the child may send. A `parse` request
-(a deduction answer) is parsed here under a length cap, without running anything.
+deadline and the output caps, kills the child's whole process group, reaps it, and reports what it
+observed (wait status, capped output, the result pipe's bytes) for the service to classify (outcomes.py).
+The worker does as little as it can per job: every page it writes between two forks is a copy-on-write
+fault. A `parse` request (a deduction answer) is parsed here under a length cap, without running anything.
 """
 
 from __future__ import annotations
@@ -18,14 +19,12 @@ import select
 import signal
 import time
 
-from azr_jax.executor import child, codec, wire
-from azr_jax.executor.config import EqualityRules, ExecutorConfig
-from azr_jax.executor.equality import values_equal
-from azr_jax.executor.literals import LiteralError, TooLong, canonical_repr, parse_literal
+from azr_jax.executor import child, wire
+from azr_jax.executor.config import ExecutorConfig
+from azr_jax.executor.literals import LiteralError, parse_literal
+from azr_jax.executor.outcomes import SANDBOX_FAILED
 from azr_jax.executor.sandbox import Sandbox
 
-SANDBOX_FAILED = 70  # exit code of a child that could not enter the sandbox
-_ROUND_TRIP = EqualityRules(float_rel_tol=0.0, signed_zero_equal=False, set_frozenset_equal=False)
 _DRAIN_S = 0.05  # after the child exits, how long to wait for its pipes to reach EOF
 _CHUNK = 1 << 16
 
@@ -67,13 +66,9 @@ class Worker:
         for _, w in pipes:
             os.close(w)
         seen = _supervise(pid, [r for r, _ in pipes], start + timeout, self.config)
-        elapsed_ms = (time.monotonic() - start) * 1000.0
+        seen["time_ms"] = round((time.monotonic() - start) * 1000.0, 3)
         self.sandbox.reset()
-        reply = self._classify(seen, req)
-        reply["time_ms"] = round(elapsed_ms, 3)
-        reply["stdout"] = _text(seen["out"][:self.config.max_output_bytes])
-        reply["stderr"] = _text(seen["err"][:self.config.max_output_bytes])
-        return reply
+        return seen  # raw observations: the service classifies them (outcomes.py)
 
     def _child(self, pipes: list, timeout: float, child_req: dict) -> None:
         """In the forked child: never returns, never runs model code outside the sandbox."""
@@ -96,79 +91,6 @@ class Worker:
             child.run(child_req)
         finally:
             os._exit(SANDBOX_FAILED + 1)
-
-    def _classify(self, seen: dict, req: dict) -> dict:
-        if seen["killed"] == "timeout":
-            return {"status": "timeout", "message": f"no result within {req['timeout_s']} s"}
-        if seen["killed"] == "output":
-            return {"status": "output_limit", "message": "stdout/stderr or result beyond the cap"}
-        status = seen["wait_status"]
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            if sig == signal.SIGSYS:
-                return {"status": "banned", "message": "forbidden system call"}
-            if sig == signal.SIGXCPU:
-                return {"status": "timeout", "message": "CPU time limit"}
-            name = signal.Signals(sig).name if sig in signal.valid_signals() else str(sig)
-            return {"status": "error", "error_type": f"Killed({name})", "message": "terminated by a signal"}
-        code = os.WEXITSTATUS(status)
-        if code == SANDBOX_FAILED:
-            return {"status": "error", "error_type": "SandboxSetupFailed", "message": "the job did not run"}
-        frame = _one_frame(seen["res"]) if code == 0 else None
-        if frame is None and code == 0 and seen["res"]:  # e.g. a frame forged by the job, then the real one
-            return {"status": "error", "error_type": "BadFrame", "message": "the result pipe held more or other "
-                    "than one well-formed frame"}
-        if frame is None:
-            return {"status": "error", "error_type": "EarlyExit", "message": f"exited with code {code} and no result"}
-        return self._from_frame(frame, req["max_repr_chars"])
-
-    def _from_frame(self, frame: dict, max_repr_chars: int) -> dict:
-        status = frame.get("status")
-        if status not in ("ok", "error", "memory", "syntax", "banned", "output_limit"):
-            return {"status": "error", "error_type": "BadFrame", "message": "malformed result"}
-        reply = {"status": status}
-        for key in ("error_type", "message"):
-            if type(frame.get(key)) is str:
-                reply[key] = frame[key][:500]
-        if status != "ok":
-            return reply
-        if frame.get("plain") is True and "value" in frame:
-            value = frame["value"]
-            reply.update(plain=True, value=value, **_representation(value, max_repr_chars))
-        elif frame.get("plain") is False and type(frame.get("repr")) is str:
-            text = frame["repr"]
-            ok = frame.get("rebuildable") is True and len(text) <= max_repr_chars
-            reply.update(plain=False, repr=text[:max_repr_chars], repr_status="ok" if ok else "unrepresentable")
-        else:
-            return {"status": "error", "error_type": "BadFrame", "message": "malformed result"}
-        return reply
-
-
-def _representation(value: object, cap: int) -> dict:
-    """Canonical repr, and whether it is within the cap and reads back as the same value."""
-    try:
-        text = canonical_repr(value, cap)
-    except TooLong:
-        return {"repr": None, "repr_status": "output_limit"}
-    try:
-        same = values_equal(parse_literal(text, cap), value, _ROUND_TRIP)
-    except LiteralError:
-        same = False
-    return {"repr": text, "repr_status": "ok" if same else "unrepresentable"}
-
-
-def _one_frame(data: bytes) -> dict | None:
-    """The single frame the result pipe must hold; None for anything else (nothing, two, garbage)."""
-    if len(data) < wire.HEADER.size:
-        return None
-    n = wire.HEADER.unpack_from(data)[0]
-    if len(data) != wire.HEADER.size + n:
-        return None
-    try:
-        frame = codec.decode(data[wire.HEADER.size:])
-    except codec.BadFrame:
-        return None
-    return frame if type(frame) is dict else None
 
 
 def _supervise(pid: int, fds: list, deadline: float, config: ExecutorConfig) -> dict:
@@ -214,10 +136,6 @@ def _supervise(pid: int, fds: list, deadline: float, config: ExecutorConfig) -> 
         os.close(fd)
     return {"killed": killed, "wait_status": wait_status, "out": bytes(bufs[out_fd]),
             "err": bytes(bufs[err_fd]), "res": bytes(bufs[res_fd])}
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", "backslashreplace")
 
 
 def main() -> None:
