@@ -105,6 +105,24 @@ def test_submit_streams_and_run_batch_keeps_order(service):
     assert sorted(r.id for r in service.submit(jobs)) == list(range(30))
 
 
+def test_model_code_runs_with_plain_python_semantics(service):
+    """The child imports `from __future__ import annotations`; model code must not inherit it (annotations
+    would turn into strings), whether it is compiled from source (unchecked) or from its checked AST."""
+    code = "def f(x: int):\n    return str(f.__annotations__['x'])"
+    results = service.run_batch([RunJob(code, "f(1)"), RunJob(code, "f(1)", static_checks=True),
+                                 ValidateJob("code_o", code, ("1",))])
+    assert [r.status for r in results] == ["ok"] * 3, results
+    assert [results[0].repr, results[1].repr, results[2].output] == ['"<class \'int\'>"'] * 3
+
+
+def test_unchecked_run_job_syntax_errors(service):
+    bad_program, bad_call = service.run_batch([RunJob("def f(:\n    return 1", "f()"),
+                                               RunJob("def f():\n    return 1", "f(")])
+    assert (bad_program.status, bad_call.status) == ("syntax", "syntax")
+    assert bad_program.message.startswith("SyntaxError"), bad_program.message
+    assert bad_call.message.startswith("call: SyntaxError"), bad_call.message
+
+
 def test_per_job_deadline(service):
     slow = "def f(t):\n    import time\n    time.sleep(t)\n    return t"
     fast, late = service.run_batch([RunJob(slow, "f(0.5)", timeout_s=3.0), RunJob(slow, "f(0.5)", timeout_s=0.2)])
