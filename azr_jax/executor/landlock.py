@@ -22,11 +22,10 @@ _FS_BITS_BY_ABI = {1: 13, 2: 14, 3: 15, 4: 15, 5: 16}  # REFER came in 2, TRUNCA
 _NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
 _FILE_ONLY = EXECUTE | WRITE_FILE | READ_FILE | (1 << 14) | (1 << 15)  # rights that apply to a file
-_PR_SET_NO_NEW_PRIVS = 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
-_syscall, _prctl = _libc.syscall, _libc.prctl  # resolved once, in the worker (see sandbox.py)
+_syscall = _libc.syscall  # resolved once, in the worker (see sandbox.py)
 
 
 def abi_version() -> int:
@@ -75,9 +74,8 @@ class Ruleset:
             os.close(fd)
 
     def restrict_self(self) -> None:
-        """Applies the ruleset to the calling process (and, irrevocably, to all it may ever become)."""
-        if _prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        """Applies the ruleset to the calling process (and, irrevocably, to all it may ever become). The
+        process must have no_new_privs set (a fork inherits it) or CAP_SYS_ADMIN."""
         if _syscall(_SYS_RESTRICT_SELF, *self._restrict_args) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self")
         os.close(self.fd)

@@ -54,7 +54,7 @@ _X32_BIT = 0x40000000  # x86_64 syscalls with this bit use the x32 ABI: another 
 _LD_W_ABS, _JEQ_K, _JGE_K, _RET_K = 0x20, 0x15, 0x35, 0x06
 _RET_KILL_PROCESS, _RET_ALLOW = 0x80000000, 0x7FFF0000
 _LEAF = 4  # comparisons in a leaf of the search
-_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 
 
 def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
@@ -105,7 +105,6 @@ class Seccomp:
         self._fprog_ref = ctypes.byref(self._fprog)
 
     def install(self) -> None:
-        if self._prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        """Attaches the filter to the calling thread; no_new_privs must be set (a fork inherits it)."""
         if self._prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, self._fprog_ref, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")

@@ -14,6 +14,7 @@ import collections
 import dataclasses
 import itertools
 import logging
+import marshal
 import os
 import secrets
 import selectors
@@ -81,7 +82,7 @@ class _Worker:
                         break
                     frames = self.reader.feed(data)
                     if frames:
-                        return frames[0]
+                        return codec.decode(frames[0])
         self.kill()
         raise RuntimeError(f"executor worker {self.index} failed to start (exit code {self.proc.poll()})")
 
@@ -250,7 +251,7 @@ class ExecutorService:
             timeout = request.get("timeout_s", self.config.timeout_s)
             worker.deadline = time.monotonic() + timeout + self.config.worker_grace_s
             try:
-                wire.send(worker.fd_in, request)
+                wire.send_body(worker.fd_in, marshal.dumps(request))
             except OSError:
                 self._replace(worker, "worker died before taking the job")
         self._pending.extendleft(reversed(skipped))
@@ -268,20 +269,32 @@ class ExecutorService:
             if frames is None:
                 self._replace(worker, "worker process died")
                 continue
-            for reply in frames:
+            for body in frames:
+                try:
+                    reply = self._decode(worker, body)
+                except (ValueError, codec.BadFrame) as e:
+                    self._replace(worker, f"malformed reply ({e})")
+                    break
                 self._deliver(worker, reply)
         now = time.monotonic()
         for worker in [w for w in self._workers if w.job is not None and now > w.deadline]:
             self._replace(worker, "worker unresponsive past the deadline")
+
+    def _decode(self, worker: _Worker, body: bytes) -> object:
+        """A worker's reply: observations of an `exec` (classified here), else a codec frame."""
+        if worker.job is None:
+            return None
+        task, slot = worker.job
+        request = task.units[slot].request
+        if request["op"] == "exec":
+            return outcomes.classify(outcomes.unpack(body), request, self.config.max_output_bytes)
+        return codec.decode(body)
 
     def _deliver(self, worker: _Worker, reply: object) -> None:
         if worker.job is None or type(reply) is not dict:
             return
         task, slot = worker.job
         worker.job = None
-        request = task.units[slot].request
-        if request["op"] == "exec" and "status" not in reply:  # observations, not a WorkerLost reply
-            reply = outcomes.classify(reply, request, self.config.max_output_bytes)
         reply["worker"] = worker.serial
         task.replies[slot] = reply
         task.missing -= 1

@@ -1,4 +1,9 @@
-"""Length-prefixed codec frames over pipes, between the service and its workers."""
+"""Length-prefixed frames over pipes, between the service and its workers.
+
+A frame's body is, by direction and kind: a codec encoding (the worker's start-up messages, `parse`
+replies: whatever a worker sends is decoded with the plain-data codec or a fixed struct, never unpickled),
+a `marshal` dump of a request from the service (trusted: only the service writes a worker's stdin; a C
+decoder spares the worker Python work between forks), or an `outcomes.OBSERVATION` record."""
 
 from __future__ import annotations
 
@@ -12,22 +17,31 @@ MAX_FRAME = 1 << 28
 
 
 def send(fd: int, message: object) -> None:
-    data = codec.encode(message, MAX_FRAME)
-    data = HEADER.pack(len(data)) + data
+    send_body(fd, codec.encode(message, MAX_FRAME))
+
+
+def send_body(fd: int, body: bytes) -> None:
+    data = HEADER.pack(len(body)) + body
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
 
 def recv_blocking(fd: int) -> object | None:
-    """The next frame, or None at end of stream."""
+    """The next frame, codec-decoded, or None at end of stream."""
+    body = recv_body(fd)
+    return None if body is None else codec.decode(body)
+
+
+def recv_body(fd: int) -> bytes | None:
+    """The next frame's body, or None at end of stream."""
     header = _read_exact(fd, HEADER.size)
     if header is None:
         return None
     body = _read_exact(fd, HEADER.unpack(header)[0])
     if body is None:
         raise codec.BadFrame("stream ended inside a frame")
-    return codec.decode(body)
+    return body
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -44,7 +58,7 @@ def _read_exact(fd: int, n: int) -> bytes | None:
 
 
 class Reader:
-    """Incremental frame splitter for a non-blocking reader: feed bytes, take whole frames."""
+    """Incremental frame splitter for a non-blocking reader: feed bytes, take whole frame bodies."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -58,6 +72,6 @@ class Reader:
                 raise codec.BadFrame("frame too large")
             if len(self._buf) < HEADER.size + n:
                 break
-            out.append(codec.decode(bytes(self._buf[HEADER.size:HEADER.size + n])))
+            out.append(bytes(self._buf[HEADER.size:HEADER.size + n]))
             del self._buf[:HEADER.size + n]
         return out

@@ -14,15 +14,16 @@ from __future__ import annotations
 import errno
 import gc
 import importlib
+import marshal
 import os
 import select
 import signal
 import time
 
-from azr_jax.executor import child, wire
+from azr_jax.executor import child, codec, wire
 from azr_jax.executor.config import ExecutorConfig
 from azr_jax.executor.literals import LiteralError, parse_literal
-from azr_jax.executor.outcomes import SANDBOX_FAILED
+from azr_jax.executor.outcomes import OBSERVATION, SANDBOX_FAILED
 from azr_jax.executor.sandbox import Sandbox
 
 _DRAIN_S = 0.05  # after the child exits, how long to wait for its pipes to reach EOF
@@ -34,14 +35,15 @@ class Worker:
         self.config = config
         self.sandbox = Sandbox(config, uid)
         self.devnull = os.open(os.devnull, os.O_RDONLY)
-        self.max_fd = os.sysconf("SC_OPEN_MAX")
+        self.close_ranges = _close_ranges(self.sandbox.inherited_fds(), os.sysconf("SC_OPEN_MAX"))
+        self.caps = (config.max_output_bytes, config.max_output_bytes, config.max_result_bytes + 4096)
         c = config
         self.child_fields = dict(
             max_code_chars=c.max_code_chars, max_answer_chars=c.max_answer_chars,
             max_result_bytes=c.max_result_bytes, banned_modules=c.banned_modules,
             banned_names=c.banned_names, banned_attributes=c.banned_attributes)
 
-    def handle(self, req: dict) -> dict:
+    def handle(self, req: dict) -> dict | bytes:
         if req.get("op") == "exec":
             return self.execute(req)
         if req.get("op") == "parse":
@@ -53,37 +55,37 @@ class Worker:
 
     # --- one job -------------------------------------------------------------------------------------
 
-    def execute(self, req: dict) -> dict:
-        timeout = float(req["timeout_s"])
-        child_req = dict(self.child_fields, code=req["code"], checks=bool(req["checks"]),
-                         call_kind=req["call_kind"], call_text=req["call_text"],
-                         max_repr_chars=req["max_repr_chars"])
-        pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, result
+    def execute(self, req: dict) -> bytes:
+        timeout = req["timeout_s"]
+        child_req = dict(self.child_fields, code=req["code"], checks=req["checks"], call_kind=req["call_kind"],
+                         call_text=req["call_text"], max_repr_chars=req["max_repr_chars"])
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        res_r, res_w = os.pipe()
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            self._child(pipes, timeout, child_req)
-        for _, w in pipes:
-            os.close(w)
-        seen = _supervise(pid, [r for r, _ in pipes], start + timeout, self.config)
-        seen["time_ms"] = round((time.monotonic() - start) * 1000.0, 3)
+            self._child(out_w, err_w, res_w, timeout, child_req)
+        os.close(out_w)
+        os.close(err_w)
+        os.close(res_w)
+        killed, status, out, err, res = _supervise(pid, out_r, err_r, res_r, start + timeout, self.caps)
+        elapsed_ms = (time.monotonic() - start) * 1000.0
         self.sandbox.reset()
-        return seen  # raw observations: the service classifies them (outcomes.py)
+        # Raw observations: the service classifies them (outcomes.py).
+        return OBSERVATION.pack(killed, status, elapsed_ms, len(out), len(err), len(res)) + out + err + res
 
-    def _child(self, pipes: list, timeout: float, child_req: dict) -> None:
-        """In the forked child: never returns, never runs model code outside the sandbox."""
+    def _child(self, out_w: int, err_w: int, res_w: int, timeout: float, child_req: dict) -> None:
+        """In the forked child: never returns, never runs model code outside the sandbox. Kept short: each
+        line of Python here writes a few pages of the worker's memory, a copy-on-write fault each."""
         try:
             os.setsid()
             os.dup2(self.devnull, 0)
-            for target, (_, w) in zip((1, 2, child.RESULT_FD), pipes):
-                os.dup2(w, target)
-            # Everything else goes, the worker's pipes to the service included; the Landlock ruleset
-            # stays until the sandbox applies (and closes) it.
-            low = child.RESULT_FD + 1
-            for keep in sorted(self.sandbox.inherited_fds()):
-                os.closerange(low, keep)
-                low = keep + 1
-            os.closerange(low, self.max_fd)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.dup2(res_w, child.RESULT_FD)
+            for low, high in self.close_ranges:
+                os.closerange(low, high)
             self.sandbox.enter(timeout)
         except BaseException:
             os._exit(SANDBOX_FAILED)
@@ -93,22 +95,35 @@ class Worker:
             os._exit(SANDBOX_FAILED + 1)
 
 
-def _supervise(pid: int, fds: list, deadline: float, config: ExecutorConfig) -> dict:
-    """Collects the child's output until it exits, overflows or runs out of time; always reaps it."""
-    out_fd, err_fd, res_fd = fds
-    caps = {out_fd: config.max_output_bytes, err_fd: config.max_output_bytes, res_fd: config.max_result_bytes + 4096}
-    bufs = {fd: bytearray() for fd in fds}
+def _close_ranges(keep: list, max_fd: int) -> tuple:
+    """Descriptor ranges a child closes: all above the result pipe but `keep` (the worker's pipes to the
+    service included; the Landlock ruleset stays until the sandbox applies and closes it)."""
+    ranges, low = [], child.RESULT_FD + 1
+    for fd in sorted(keep):
+        ranges.append((low, fd))
+        low = fd + 1
+    ranges.append((low, max_fd))
+    return tuple(ranges)
+
+
+def _supervise(pid: int, out_fd: int, err_fd: int, res_fd: int, deadline: float, caps: tuple) -> tuple:
+    """Collects the child's output until it exits, overflows or runs out of time; always reaps it.
+    Returns (killed: 0 no, 1 deadline, 2 output cap, wait status, stdout, stderr, result bytes)."""
+    fds = (out_fd, err_fd, res_fd)
+    caps = dict(zip(fds, caps))
+    bufs = {out_fd: bytearray(), err_fd: bytearray(), res_fd: bytearray()}
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
-    for fd in fds + [pidfd]:
+    for fd in fds:
         poller.register(fd, select.POLLIN)
-    live, killed, drain_until = set(fds), None, None
+    poller.register(pidfd, select.POLLIN)
+    live, killed, drain_until = 3, 0, None
     while True:
         now = time.monotonic()
         if drain_until is not None and (not live or now >= drain_until):
             break
         if now >= deadline:
-            killed = "timeout"
+            killed = 1
             break
         limit = deadline if drain_until is None else min(deadline, drain_until)
         for fd, _ in poller.poll(max(1, int((limit - now) * 1000))):
@@ -119,9 +134,9 @@ def _supervise(pid: int, fds: list, deadline: float, config: ExecutorConfig) -> 
             chunk = os.read(fd, _CHUNK)
             if not chunk:
                 poller.unregister(fd)
-                live.discard(fd)
+                live -= 1
             elif len(bufs[fd]) + len(chunk) > caps[fd]:
-                killed = "output"
+                killed = 2
             else:
                 bufs[fd] += chunk
         if killed:
@@ -132,10 +147,10 @@ def _supervise(pid: int, fds: list, deadline: float, config: ExecutorConfig) -> 
         if e.errno != errno.ESRCH:
             raise
     _, wait_status = os.waitpid(pid, 0)
-    for fd in fds + [pidfd]:
+    for fd in fds:
         os.close(fd)
-    return {"killed": killed, "wait_status": wait_status, "out": bytes(bufs[out_fd]),
-            "err": bytes(bufs[err_fd]), "res": bytes(bufs[res_fd])}
+    os.close(pidfd)
+    return killed, wait_status, bytes(bufs[out_fd]), bytes(bufs[err_fd]), bytes(bufs[res_fd])
 
 
 def main() -> None:
@@ -157,8 +172,9 @@ def main() -> None:
     wire.send(chan_out, {"pid": os.getpid(), "mechanisms": worker.sandbox.mechanisms,
                          "warnings": worker.sandbox.warnings})
     try:
-        while (req := wire.recv_blocking(chan_in)) is not None:
-            wire.send(chan_out, worker.handle(req))
+        while (body := wire.recv_body(chan_in)) is not None:
+            reply = worker.handle(marshal.loads(body))  # requests come from the service alone
+            wire.send_body(chan_out, reply if type(reply) is bytes else codec.encode(reply, wire.MAX_FRAME))
     finally:
         worker.sandbox.close()
 
