@@ -41,12 +41,13 @@ DEFAULT_BANNED_ATTRIBUTES = frozenset({
 # logging, random, and queue, statistics, subprocess, multiprocessing which import them). Python runs
 # those hooks in every forked child, and their writes to the worker's pages cost COW faults: on a 2-vCPU
 # VM they tripled the CPU of a fork (0.7 -> 2.0 ms per job). A job that imports one pays for the import.
+# Left out too: modules banned by default (time, datetime, calendar, hashlib, socket, shutil), which checked
+# jobs cannot import; every module a worker holds makes each fork copy more (hashlib maps libcrypto).
 DEFAULT_PREIMPORT = (
     "abc", "array", "ast", "bisect", "collections", "collections.abc", "copy", "dataclasses", "decimal",
     "enum", "fractions", "functools", "heapq", "itertools", "json", "math", "numbers", "operator", "re",
     "string", "textwrap", "typing", "unicodedata", "cmath", "struct", "difflib", "pprint",
-    "graphlib", "contextlib", "base64", "binascii", "zlib", "time", "datetime",
-    "hashlib", "calendar", "socket", "shutil",
+    "graphlib", "contextlib", "base64", "binascii", "zlib",
 )
 
 

@@ -22,7 +22,6 @@ import ctypes
 import math
 import os
 import resource
-import shutil
 import signal
 import sys
 
@@ -184,6 +183,7 @@ class Sandbox:
             (resource.RLIMIT_NOFILE, cfg.max_open_files), (resource.RLIMIT_NPROC, 1)))
         if self.uid is not None:
             os.setgroups([])  # root needs no supplementary groups; jobs must not have root's
+        sys.path[:] = self.sys_path  # without the source tree the worker was started from (it has its modules)
         # Required by Landlock and seccomp in the children (they lose CAP_SYS_ADMIN); a worker never execs.
         _check(_prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
 
@@ -213,23 +213,31 @@ class Sandbox:
             self.ruleset.restrict_self()
         if self.seccomp is not None:
             self.seccomp.install()
-        sys.path[:] = self.sys_path  # without the source tree the worker was started from
 
     # --- after each job, in the worker ----------------------------------------------------------------
 
     def reset(self) -> None:
-        """Empties the job directory; never follows a symlink a job left there."""
-        os.chmod(self.workdir, 0o700)
-        with os.scandir(self.workdir) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, onerror=_chmod_and_retry)
-                else:
-                    os.unlink(entry.path)
+        """Empties the job directory."""
+        _empty_dir(self.workdir)
 
     def close(self) -> None:
         if not self.mechanisms.get("mount_namespace"):  # a namespace's tmpfs dies with the worker
-            shutil.rmtree(self.base, onerror=_chmod_and_retry)
+            _empty_dir(self.base)
+            os.rmdir(self.base)
+
+
+def _empty_dir(path: str) -> None:
+    """Deletes what `path` holds, never following a symlink a job left there, and first making each directory
+    ours to list and empty again (without root, a job's `chmod 000` directory would otherwise survive into
+    the next job). Not shutil.rmtree: shutil would make every worker map bz2 and lzma, so every fork copy more."""
+    os.chmod(path, 0o700)
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _empty_dir(entry.path)
+                os.rmdir(entry.path)
+            else:
+                os.unlink(entry.path)
 
 
 def _drop_capabilities() -> None:
@@ -243,14 +251,6 @@ def _host_tmp() -> str:
     import tempfile  # only here: it imports random, whose at-fork hook would then run in every child
 
     return tempfile.mkdtemp(prefix="azr-exec-")
-
-
-def _chmod_and_retry(func, path, _exc_info) -> None:
-    """Without root, a job's `chmod 000` directory would otherwise survive into the next job."""
-    os.chmod(os.path.dirname(path), 0o700)
-    if os.path.isdir(path) and not os.path.islink(path):
-        os.chmod(path, 0o700)
-    func(path)
 
 
 def _remap_imports(mapping: dict) -> None:

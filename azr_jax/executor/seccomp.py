@@ -10,7 +10,7 @@ job with SIGSYS, which the worker reports as `banned`. Everything else is allowe
 from __future__ import annotations
 
 import ctypes
-import platform
+import os
 import struct
 
 _DENIED = (
@@ -96,7 +96,7 @@ class Seccomp:
     """A prepared filter; `install()` is called in each job's child, after the uid change."""
 
     def __init__(self) -> None:
-        self.arch = platform.machine()
+        self.arch = os.uname().machine
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._program = ctypes.create_string_buffer(build_filter(self.arch))
         self._fprog = _SockFprog(len(self._program.raw) // 8, ctypes.addressof(self._program))
