@@ -2,7 +2,8 @@
 
 Workers are separate interpreters started with subprocess (`python -S -B`, their own hash seed, a clean
 environment): never a fork of the caller, whose memory may be gigabytes. The service is single-threaded:
-`submit` is a generator that dispatches requests to idle workers, waits on their pipes with a selector,
+`submit` is a generator that keeps up to two requests queued at each worker (so a worker never waits for
+the service between jobs), waits on their pipes with a selector,
 feeds replies into each job's plan (plans.py) and yields Results as jobs finish. A worker that dies
 (OOM killer, a stray signal) or stays silent past its job's deadline plus a grace period is killed and
 replaced, and its job is reported as an error rather than lost.
@@ -42,6 +43,7 @@ _BOOT = (
     "main()\n"
 )
 _START_TIMEOUT_S = 60.0
+_DEPTH = 2  # requests in flight per worker: one running, one waiting in its pipe
 _warned: set = set()
 
 
@@ -67,8 +69,9 @@ class _Worker:
             pass_fds=(block.fd,) if block else ())  # the worker holds the uid claim as long as it lives
         self.fd_in, self.fd_out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         self.reader = wire.Reader()
-        self.job = None  # (task, slot) while busy
-        self.deadline = 0.0
+        # Requests sent and not yet answered, oldest (the one running) first: (task, slot, timeout_s).
+        self.queue: collections.deque = collections.deque()
+        self.deadline = 0.0  # for the running request's reply
         wire.send(self.fd_in, {"config": dataclasses.asdict(config), "uid": block.uids[index] if block else None})
 
     def handshake(self) -> dict:
@@ -236,28 +239,38 @@ class ExecutorService:
         self._pending.extend((task, slot) for slot in range(len(units)))
 
     def _dispatch(self) -> None:
-        idle = [w for w in self._workers if w.job is None]
+        """Sends pending requests to workers, up to _DEPTH each: a worker starts its next job as soon as it
+        answers one, without waiting for the service to read the answer and send more."""
         skipped = []
-        while idle and self._pending:
+        while self._pending:
+            open_ = [w for w in self._workers if len(w.queue) < _DEPTH]
+            if not open_:
+                break
             task, slot = self._pending.popleft()
             avoid = task.units[slot].avoid
-            worker = next((w for w in idle if w.serial != avoid), None)
-            if worker is None:  # only the worker this re-run must avoid is free: wait for another
+            candidates = [w for w in open_ if w.serial != avoid]
+            if not candidates:  # only the worker this re-run must avoid has room: wait for another
                 skipped.append((task, slot))
                 continue
-            idle.remove(worker)
-            request = task.units[slot].request
-            worker.job = (task, slot)
-            timeout = request.get("timeout_s", self.config.timeout_s)
-            worker.deadline = time.monotonic() + timeout + self.config.worker_grace_s
-            try:
-                wire.send_body(worker.fd_in, marshal.dumps(request))
-            except OSError:
-                self._replace(worker, "worker died before taking the job")
+            self._send(min(candidates, key=lambda w: len(w.queue)), task, slot)
         self._pending.extendleft(reversed(skipped))
 
+    def _send(self, worker: _Worker, task: _Task, slot: int) -> None:
+        request = task.units[slot].request
+        worker.queue.append((task, slot, request.get("timeout_s", self.config.timeout_s)))
+        if len(worker.queue) == 1:
+            self._start_clock(worker)
+        try:
+            wire.send_body(worker.fd_in, marshal.dumps(request))
+        except OSError:
+            self._replace(worker, "worker died before taking the job")
+
+    def _start_clock(self, worker: _Worker) -> None:
+        """The running request's reply is due within its timeout plus the grace period."""
+        worker.deadline = time.monotonic() + worker.queue[0][2] + self.config.worker_grace_s
+
     def _wait(self) -> None:
-        busy = [w for w in self._workers if w.job is not None]
+        busy = [w for w in self._workers if w.queue]
         timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic()) if busy else None
         for key, _ in self._sel.select(timeout):
             worker = key.data
@@ -277,24 +290,25 @@ class ExecutorService:
                     break
                 self._deliver(worker, reply)
         now = time.monotonic()
-        for worker in [w for w in self._workers if w.job is not None and now > w.deadline]:
+        for worker in [w for w in self._workers if w.queue and now > w.deadline]:
             self._replace(worker, "worker unresponsive past the deadline")
 
     def _decode(self, worker: _Worker, body: bytes) -> object:
         """A worker's reply: observations of an `exec` (classified here), else a codec frame."""
-        if worker.job is None:
+        if not worker.queue:
             return None
-        task, slot = worker.job
+        task, slot, _ = worker.queue[0]
         request = task.units[slot].request
         if request["op"] == "exec":
             return outcomes.classify(outcomes.unpack(body), request, self.config.max_output_bytes)
         return codec.decode(body)
 
     def _deliver(self, worker: _Worker, reply: object) -> None:
-        if worker.job is None or type(reply) is not dict:
+        if not worker.queue or type(reply) is not dict:
             return
-        task, slot = worker.job
-        worker.job = None
+        task, slot, _ = worker.queue.popleft()
+        if worker.queue:
+            self._start_clock(worker)
         reply["worker"] = worker.serial
         task.replies[slot] = reply
         task.missing -= 1
@@ -302,7 +316,8 @@ class ExecutorService:
             self._advance(task, task.replies)
 
     def _replace(self, worker: _Worker, why: str) -> None:
-        """Kills and respawns a worker; its job (if any) gets an error reply instead of being lost."""
+        """Kills and respawns a worker. Its running job gets an error reply instead of being lost; the
+        requests queued behind it never started (a worker runs one at a time), so they go back to pending."""
         self._sel.unregister(worker.fd_out)
         worker.kill()
         self.restarts += 1
@@ -311,10 +326,14 @@ class ExecutorService:
         fresh.handshake()
         self._workers[self._workers.index(worker)] = fresh
         self._sel.register(fresh.fd_out, selectors.EVENT_READ, fresh)
+        queued = list(worker.queue)[1:]
+        self._pending.extendleft((task, slot) for task, slot, _ in reversed(queued))
+        while len(worker.queue) > 1:
+            worker.queue.pop()
         self._deliver(worker, {"status": J.ERROR, "error_type": "WorkerLost", "message": why})
 
     def _abandon(self) -> None:
         """On early exit from submit (caller stopped iterating): busy workers would answer late, so replace them."""
-        for worker in [w for w in self._workers if w.job is not None]:
-            worker.job = None
+        for worker in [w for w in self._workers if w.queue]:
+            worker.queue.clear()
             self._replace(worker, "abandoned by the caller")
