@@ -29,6 +29,7 @@ from azr_jax.executor import landlock, seccomp
 from azr_jax.executor.config import ExecutorConfig
 
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWIPC, _CLONE_NEWNET = 0x20000, 0x10000000, 0x08000000, 0x40000000
+_CLONE_NEWPID = 0x20000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x20, 0x1000, 0x4000, 1 << 18
 _PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
@@ -62,7 +63,7 @@ class Sandbox:
         self.config = config
         self.warnings: list[str] = []
         self.mechanisms: dict[str, object] = {}
-        self.worker_pid = os.getpid()
+        self.worker_pid = self.host_pid = os.getpid()
         self.is_root = os.geteuid() == 0
         if self.is_root != (uid is not None):
             raise ValueError(f"sandbox uid {uid!r} given to a worker running as uid {os.geteuid()}")
@@ -85,7 +86,11 @@ class Sandbox:
         os.environ.update(HOME=self.workdir, TMPDIR=self.workdir, LANG="C.UTF-8")
         self._inherited_by_jobs()
         self.mechanisms.update(uid=self.uid, rlimits=True, process_group_kill=True)
-        if self.uid is None:
+        if self.uid is None and self.mechanisms["pid_namespace"]:
+            self.warnings.append("not root: jobs run under the service's own uid (no uid isolation; they cannot "
+                                 "see or signal other processes, being alone in a pid namespace, but RLIMIT_NPROC "
+                                 "counts all of that user's processes)")
+        elif self.uid is None:
             self.warnings.append("not root: jobs run under the service's own uid (no uid isolation: a job can "
                                  "prlimit or renice any process of that user, the trainer included, and signal it "
                                  "unless Landlock ABI >= 6 scopes signals; RLIMIT_NPROC counts all of that user's "
@@ -98,11 +103,15 @@ class Sandbox:
         if not self.is_root:
             flags |= _CLONE_NEWUSER
         uid, gid = os.getuid(), os.getgid()
-        if _libc.unshare(ctypes.c_int(flags)) != 0:
-            self.warnings.append(f"unshare failed ({os.strerror(ctypes.get_errno())}): jobs share the "
-                                 "host's network (seccomp still refuses sockets if active) and /tmp")
-            self.mechanisms.update(network_namespace=False, mount_namespace=False)
-            return
+        self.mechanisms["pid_namespace"] = _libc.unshare(ctypes.c_int(flags | _CLONE_NEWPID)) == 0
+        if not self.mechanisms["pid_namespace"]:
+            why = os.strerror(ctypes.get_errno())
+            if _libc.unshare(ctypes.c_int(flags)) != 0:
+                self.warnings.append(f"unshare failed ({os.strerror(ctypes.get_errno())}): jobs share the "
+                                     "host's network (seccomp still refuses sockets if active) and /tmp")
+                self.mechanisms.update(network_namespace=False, mount_namespace=False)
+                return
+            self.warnings.append(f"no pid namespace ({why}): jobs can see the host's processes")
         if not self.is_root:  # map ourselves to root inside the new user namespace, to be allowed to mount
             with open("/proc/self/setgroups", "w") as f:
                 f.write("deny")
@@ -111,6 +120,9 @@ class Sandbox:
             with open("/proc/self/gid_map", "w") as f:
                 f.write(f"0 {gid} 1")
         self.mechanisms.update(network_namespace=True, mount_namespace=True)
+        if self.mechanisms["pid_namespace"]:
+            self.host_pid = _become_pid_namespace_init()
+            self.worker_pid = os.getpid()  # 1
         try:
             _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)  # our mounts must never reach the host
         except OSError as e:
@@ -186,10 +198,23 @@ class Sandbox:
         sys.path[:] = self.sys_path  # without the source tree the worker was started from (it has its modules)
         # Required by Landlock and seccomp in the children (they lose CAP_SYS_ADMIN); a worker never execs.
         _check(_prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+        self._landlock_worker()
+
+    def _landlock_worker(self) -> None:
+        """With a pid namespace the worker takes the Landlock ruleset itself, once, and every job's child
+        inherits it. A job then shares the worker's Landlock domain, so scoping no longer keeps it from
+        signalling the worker; the namespace does: as its first process, the worker gets from inside it only
+        the signals it handles (it handles none: SIGINT goes back to the default action)."""
+        self.child_ruleset = self.ruleset
+        if self.ruleset is None or not self.mechanisms["pid_namespace"]:
+            return
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        self.ruleset.restrict_self()
+        self.child_ruleset = None
 
     def inherited_fds(self) -> list[int]:
         """Descriptors the child must keep open until `enter()` has used them."""
-        return [self.ruleset.fd] if self.ruleset is not None else []
+        return [self.child_ruleset.fd] if self.child_ruleset is not None else []
 
     # --- once per job, in the child ------------------------------------------------------------------
 
@@ -205,12 +230,13 @@ class Sandbox:
             os.setresuid(self.uid, self.uid, self.uid)
         else:
             _drop_capabilities()  # root of the worker's user namespace: its powers are not the job's
-        # After the uid change: changing credentials clears the parent-death signal.
-        _check(_prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
-        if os.getppid() != self.worker_pid:
-            os._exit(1)  # the worker died between fork and prctl
-        if self.ruleset is not None:
-            self.ruleset.restrict_self()
+        if not self.mechanisms["pid_namespace"]:  # else the worker's death kills its whole namespace
+            # After the uid change: changing credentials clears the parent-death signal.
+            _check(_prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+            if os.getppid() != self.worker_pid:
+                os._exit(1)  # the worker died between fork and prctl
+        if self.child_ruleset is not None:
+            self.child_ruleset.restrict_self()
         if self.seccomp is not None:
             self.seccomp.install()
 
@@ -238,6 +264,31 @@ def _empty_dir(path: str) -> None:
                 os.rmdir(entry.path)
             else:
                 os.unlink(entry.path)
+
+
+def _become_pid_namespace_init() -> int:
+    """Forks the process that carries on as the worker, which is the first process (pid 1) of the pid
+    namespace just unshared: when it dies, the kernel kills every job left in that namespace, and no job
+    can see or signal a process outside it. The process that forked it only waits for it and exits with
+    it; it dies with that one too (parent-death signal), so killing either ends the worker. Returns the
+    worker's pid as the host sees it (inside, it is 1)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        try:
+            os.write(write_end, pid.to_bytes(8, "little"))
+            os.closerange(0, os.sysconf("SC_OPEN_MAX"))  # the service sees EOF when the worker dies
+            _, status = os.waitpid(pid, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        finally:
+            os._exit(1)
+    os.close(write_end)
+    _check(_prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    host_pid = os.read(read_end, 8)
+    os.close(read_end)
+    if len(host_pid) != 8:
+        os._exit(1)  # the waiting process died before telling us our pid
+    return int.from_bytes(host_pid, "little")
 
 
 def _drop_capabilities() -> None:

@@ -19,6 +19,7 @@ import marshal
 import os
 import secrets
 import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -68,6 +69,7 @@ class _Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", close_fds=True,
             pass_fds=(block.fd,) if block else ())  # the worker holds the uid claim as long as it lives
         self.fd_in, self.fd_out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        self.pid, self.pidfd = self.proc.pid, None  # the process running jobs, known after the handshake
         self.reader = wire.Reader()
         # Requests sent and not yet answered, oldest (the one running) first: (task, slot, timeout_s).
         self.queue: collections.deque = collections.deque()
@@ -85,14 +87,29 @@ class _Worker:
                         break
                     frames = self.reader.feed(data)
                     if frames:
-                        return codec.decode(frames[0])
+                        hello = codec.decode(frames[0])
+                        if hello["pid"] != self.proc.pid:  # pid 1 of the worker's pid namespace, forked by proc
+                            self.pid, self.pidfd = hello["pid"], os.pidfd_open(hello["pid"])
+                        return hello
         self.kill()
         raise RuntimeError(f"executor worker {self.index} failed to start (exit code {self.proc.poll()})")
 
     def kill(self) -> None:
+        """Kills the worker and, before returning, every job child it had."""
+        if self.proc.poll() is None and self.pidfd is not None:
+            # The namespace's first process: when it dies the kernel kills and reaps its jobs, then `proc`
+            # (which only waits for it) exits. Through a pidfd: its pid may already be someone else's.
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+                self.proc.wait(_START_TIMEOUT_S)
+            except (ProcessLookupError, subprocess.TimeoutExpired):  # already dead, or its parent hangs
+                pass
         if self.proc.poll() is None:
             self.proc.kill()  # its job children die with it (parent-death signal)
         self.proc.wait()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
@@ -157,7 +174,8 @@ class ExecutorService:
         return [out[i] for i in range(len(out))]
 
     def worker_pids(self) -> list[int]:
-        return [w.proc.pid for w in self._workers]
+        """Host pids of the processes that run jobs (each forks its job's children)."""
+        return [w.pid for w in self._workers]
 
     def close(self) -> None:
         for w in self._workers:

@@ -169,7 +169,7 @@ def main() -> None:
             pass
     worker = Worker(config, init["uid"])
     gc.freeze()  # the collector never touches these objects again: fewer copy-on-write faults per child
-    wire.send(chan_out, {"pid": os.getpid(), "mechanisms": worker.sandbox.mechanisms,
+    wire.send(chan_out, {"pid": worker.sandbox.host_pid, "mechanisms": worker.sandbox.mechanisms,
                          "warnings": worker.sandbox.warnings})
     try:
         while (body := wire.recv_body(chan_in)) is not None:

@@ -51,6 +51,7 @@ def test_mechanisms_reported(service):
     if os.geteuid() == 0:  # this machine: every mechanism is there
         assert m["uid"] == service.uids[0]  # worker 0's uid, from the service's own block
         assert m["network_namespace"] and m["mount_namespace"] and m["private_tmpfs_mb"] == TEST_CONFIG.tmp_mb
+        assert m["pid_namespace"]
     assert m["seccomp"] is (platform.machine() in SYSCALLS)
 
 
@@ -83,6 +84,27 @@ def test_workers_are_separate_small_interpreters_without_network(service):
             assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
         if service.mechanisms["mount_namespace"]:
             assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+
+
+def test_a_job_is_alone_with_its_worker_in_a_pid_namespace(service):
+    if not service.mechanisms["pid_namespace"]:
+        pytest.skip("this host gives workers no pid namespace")
+    probe = ("import os, signal\n"
+             "def f():\n"
+             "    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):\n"
+             "        try:\n            os.kill(1, s)\n        except OSError:\n            pass\n"
+             "    seen = []\n"
+             "    for pid in range(1, 4000):\n"
+             "        try:\n            os.kill(pid, 0)\n            seen.append(pid)\n"
+             "        except PermissionError:\n            seen.append(pid)\n"
+             "        except ProcessLookupError:\n            pass\n"
+             "    return os.getppid(), seen == [1, os.getpid()]")
+    restarts = service.restarts
+    results = service.run_batch([RunJob(probe, "f()") for _ in range(4)])
+    assert [r.repr for r in results] == ["(1, True)"] * 4, results
+    assert service.restarts == restarts, "the worker (pid 1) survived its job's signals"
+    for pid in service.worker_pids():
+        assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
 
 
 def test_jobs_of_one_worker_do_not_share_tmp_with_the_host(service):

@@ -33,6 +33,12 @@ JOBS = {
     "mode_bits": "import os\ndef f():\n    open('s', 'w').write('x')\n    os.chmod('s', 0)\n    return open('s').read()",
     "fork": "import os\ndef f():\n    return os.fork()",
     "socket": "import socket\ndef f():\n    return socket.socket()",
+    # Same uid as its worker: only the pid namespace stops these (pid 1 is the worker).
+    "signal_worker": "import os, signal\ndef f():\n    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):\n"
+                     "        os.kill(1, s)\n    return [p for p in range(2, 4000) if p != os.getpid() and _alive(p)]\n"
+                     "def _alive(p):\n    try:\n        os.kill(p, 0)\n        return True\n"
+                     "    except ProcessLookupError:\n        return False",
+    "after": "import os\ndef f():\n    return os.getppid()",
 }
 out = {}
 with warnings.catch_warnings(record=True) as caught:
@@ -41,6 +47,7 @@ with warnings.catch_warnings(record=True) as caught:
         with ExecutorService(ExecutorConfig(pool_size=2, timeout_s=1.0, memory_mb=256)) as service:
             results = service.run_batch([RunJob(code, "f()", id=name, static_checks=False)
                                          for name, code in JOBS.items()])
+            out[f"restarts{round}"] = service.restarts
             out["mechanisms"] = service.mechanisms
             out["uids"] = service.uids
         out[f"results{round}"] = {r.id: [r.status, r.error_type, r.repr, r.time_ms] for r in results}
@@ -130,6 +137,9 @@ def test_what_is_still_enforced(probe, round):
     assert r["outside"][:2] == ("error", "PermissionError"), "Landlock: no writes outside the job's tmp"
     assert r["mode_bits"][:2] == ("error", "PermissionError"), "no capabilities (CAP_DAC_OVERRIDE) in the job"
     assert r["fork"][0] == "banned" and r["socket"][0] == "banned"
+    assert probe["mechanisms"]["pid_namespace"]
+    assert r["signal_worker"][:3] == ("ok", None, "[]"), "no other process visible, pid 1 unharmed"
+    assert r["after"][:3] == ("ok", None, "1") and probe[f"restarts{round}"] == 0
     assert probe["outside_files"] == []
 
 
