@@ -243,7 +243,7 @@ def compare(jobs: list, cores: int, block: int = 100) -> float:
     reused.close()
     n = len(jobs)
     ms = {k: 1000 * v / n for k, v in cpu.items()}
-    print(f"ours ({cores} workers; fork + uid + rlimits + Landlock + seccomp + netns per job): "
+    print(f"ours ({cores} workers; a fork per job with uid, rlimits and seccomp, inside the worker's pid, network and mount namespaces and Landlock domain): "
           f"{n / total['ours']:.0f} jobs/s, CPU {ms['ours']:.2f} ms/job; one job at a time: {_percentiles(latencies['ours'])}")
     print(f"(a) python -I -S subprocess per job ({cores} at a time): {n / total['a']:.0f} jobs/s, CPU {ms['a']:.2f} "
           f"ms/job; {_percentiles(latencies['a'])}")

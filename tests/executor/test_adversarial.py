@@ -127,7 +127,9 @@ CASES = [
     run("patch_builtins", "import builtins\nbuiltins.len = lambda x: 42\nbuiltins.type = None\nreturn len([])",
         check=lambda r: r.repr == "42"),
     run("poison_modules", "import sys\nsys.modules['math'] = None\nsys.modules['json'] = 'poison'\nreturn 1"),
-    run("leave_file", "open('leftover.txt', 'w').write('x')\nimport os\nos.mkdir('d')\nos.chmod('d', 0)\nreturn 1"),
+    run("leave_file", "open('leftover.txt', 'w').write('x')\nimport os\nos.mkdir('d', 0)\nreturn 1"),  # mode 000
+    run("chmod_refused", "import os\nopen('x', 'w').close()\nos.chmod('x', 0o777)", expect=["error"],
+        check=lambda r: r.error_type == "PermissionError"),  # metadata: seccomp says EPERM, even in its own tmp
     # --- early clean exits ---
     run("sys_exit_0", "import sys\nsys.exit(0)", expect=["error"], check=error_is("SystemExit")),
     run("os_exit_0", "import os\nos._exit(0)", expect=["error"], check=error_is("EarlyExit")),

@@ -22,6 +22,11 @@ import json, os, sys, warnings
 from azr_jax.executor import ExecutorConfig, ExecutorService, RunJob
 
 outside = sys.argv[1]  # a directory this user may write, outside the jobs' tmp
+mine = os.path.join(outside, "mine")  # a file of this user's (so of the jobs' uid), outside their tmp
+with open(mine, "w") as f:
+    f.write("secret")
+os.chmod(mine, 0o600)
+before = os.stat(mine)
 JOBS = {
     "uid": "import os\ndef f():\n    return os.getuid()",
     "loop": "def f():\n    while True:\n        pass",
@@ -39,6 +44,11 @@ JOBS = {
                      "def _alive(p):\n    try:\n        os.kill(p, 0)\n        return True\n"
                      "    except ProcessLookupError:\n        return False",
     "after": "import os\ndef f():\n    return os.getppid()",
+    # Landlock does not cover metadata: seccomp refuses it (EPERM), else these would work on the user's files.
+    "chmod": f"import os\ndef f():\n    os.chmod({mine!r}, 0o777)",
+    "utime": f"import os\ndef f():\n    os.utime({mine!r}, (0, 0))",
+    "chown": f"import os\ndef f():\n    os.chown({mine!r}, os.getuid(), os.getgid())",
+    "xattr": f"import os\ndef f():\n    os.setxattr({mine!r}, 'user.pwned', b'1')",
 }
 out = {}
 with warnings.catch_warnings(record=True) as caught:
@@ -55,6 +65,9 @@ out["warnings"] = [str(w.message) for w in caught]
 out["children_left"] = [p for p in os.listdir("/proc") if p.isdigit() and
                         open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[2] == str(os.getpid())]
 out["me"] = os.getuid()
+after = os.stat(mine)
+out["mine_unchanged"] = (after.st_mode, after.st_mtime_ns, after.st_ctime_ns) == (before.st_mode, before.st_mtime_ns,
+                                                                                  before.st_ctime_ns)
 print(json.dumps(out))
 '''
 
@@ -140,7 +153,10 @@ def test_what_is_still_enforced(probe, round):
     assert probe["mechanisms"]["pid_namespace"]
     assert r["signal_worker"][:3] == ("ok", None, "[]"), "no other process visible, pid 1 unharmed"
     assert r["after"][:3] == ("ok", None, "1") and probe[f"restarts{round}"] == 0
-    assert probe["outside_files"] == []
+    assert probe["outside_files"] == ["mine"]
+    for name in ("chmod", "utime", "chown", "xattr"):
+        assert r[name][:2] == ("error", "PermissionError"), (name, r[name])
+    assert probe["mine_unchanged"], "no job changed the mode, times or owner of a file outside its tmp"
 
 
 def test_leaves_no_process_behind(probe):
