@@ -138,7 +138,7 @@ def test_syscall_numbers_match_kernel_headers(arch, header):
 
 
 def _run_bpf(prog: bytes, arch_id: int, nr: int) -> int:
-    """A classic-BPF interpreter for the few instructions our filter uses (load word, jeq, jge, ret)."""
+    """A classic-BPF interpreter for the few instructions our filter uses (load word, jeq, jgt, jge, ret)."""
     data = {0: nr, 4: arch_id}
     insns = [struct.unpack_from("HBBI", prog, i) for i in range(0, len(prog), 8)]
     pc, acc = 0, 0
@@ -146,8 +146,8 @@ def _run_bpf(prog: bytes, arch_id: int, nr: int) -> int:
         code, jt, jf, k = insns[pc]
         if code == 0x20:
             acc = data[k]
-        elif code in (0x15, 0x35):
-            taken = acc == k if code == 0x15 else acc >= k
+        elif code in (0x15, 0x25, 0x35):
+            taken = acc == k if code == 0x15 else acc > k if code == 0x25 else acc >= k
             pc += jt if taken else jf
         elif code == 0x06:
             return k
