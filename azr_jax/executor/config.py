@@ -87,6 +87,10 @@ class ExecutorConfig:
     tmp_mb: int = 64  # size of a worker's private tmpfs (when the host lets us mount one)
     max_open_files: int = 64
     determinism_runs: int = 2
+    # Programs each worker keeps compiled for later jobs with the same code (AZR runs a task's program on
+    # many inputs and answers). Compiled and checked in a sandboxed child like any other, before any of the
+    # program ran; later children load it instead of parsing it again. 0 turns the cache off.
+    compile_cache: int = 256
     banned_modules: frozenset = DEFAULT_BANNED_MODULES
     banned_names: frozenset = DEFAULT_BANNED_NAMES
     banned_attributes: frozenset = DEFAULT_BANNED_ATTRIBUTES
@@ -113,6 +117,8 @@ class ExecutorConfig:
             raise ValueError("ExecutorConfig.memory_mb must be >= 64: the forked interpreter alone needs ~40 MB")
         if self.max_open_files < 8:
             raise ValueError("ExecutorConfig.max_open_files must be >= 8")
+        if type(self.compile_cache) is not int or self.compile_cache < 0:
+            raise ValueError(f"ExecutorConfig.compile_cache must be an int >= 0, got {self.compile_cache!r}")
         for name in ("banned_modules", "banned_names", "banned_attributes"):
             v = getattr(self, name)
             if not isinstance(v, frozenset) or not all(type(s) is str for s in v):

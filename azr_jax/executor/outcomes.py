@@ -20,10 +20,10 @@ from azr_jax.executor.literals import LiteralError, TooLong, canonical_repr, par
 
 SANDBOX_FAILED = 70  # exit code of a child that could not enter the sandbox
 # What a worker observed of one job, as it sends it: why it killed the child (0 it did not, 1 deadline,
-# 2 output cap), the wait status, the wall time in ms, then the byte lengths of stdout, stderr and the
-# result pipe, whose bytes follow in that order. A fixed layout: cheap to write in the worker, and the
-# service reads it with struct alone.
-OBSERVATION = struct.Struct(">BidIII")
+# 2 output cap), the wait status, the wall time in ms, whether the program came compiled from the worker's
+# cache, then the byte lengths of stdout, stderr and the result pipe, whose bytes follow in that order. A
+# fixed layout: cheap to write in the worker, and the service reads it with struct alone.
+OBSERVATION = struct.Struct(">Bid?III")
 KILLED = (None, "timeout", "output")
 _ROUND_TRIP = EqualityRules(float_rel_tol=0.0, signed_zero_equal=False, set_frozenset_equal=False)
 _FRAME_STATUSES = frozenset({"ok", "error", "memory", "syntax", "banned", "output_limit"})
@@ -33,11 +33,11 @@ def unpack(body: bytes) -> dict:
     """An OBSERVATION record as a dict; ValueError if it is malformed."""
     if len(body) < OBSERVATION.size:
         raise ValueError("observation record too short")
-    killed, wait_status, time_ms, n_out, n_err, n_res = OBSERVATION.unpack_from(body)
+    killed, wait_status, time_ms, cached, n_out, n_err, n_res = OBSERVATION.unpack_from(body)
     if killed >= len(KILLED) or len(body) != OBSERVATION.size + n_out + n_err + n_res:
         raise ValueError("malformed observation record")
     out_end = OBSERVATION.size + n_out
-    return {"killed": KILLED[killed], "wait_status": wait_status, "time_ms": round(time_ms, 3),
+    return {"killed": KILLED[killed], "wait_status": wait_status, "time_ms": round(time_ms, 3), "cached": cached,
             "out": body[OBSERVATION.size:out_end], "err": body[out_end:out_end + n_err],
             "res": body[out_end + n_err:]}
 

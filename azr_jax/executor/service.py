@@ -141,6 +141,7 @@ class ExecutorService:
         self.config = config or ExecutorConfig()
         size = max(self.config.pool_size, 2 if self.config.determinism_runs > 1 else 1)
         self.restarts = 0
+        self.compile_cache_hits = 0  # jobs whose program a worker had compiled before (config.compile_cache)
         self._running = False
         self._workers: list[_Worker] = []
         # Replies are read into this one buffer (a large reply takes several reads). A fresh 1 MiB bytes per
@@ -318,7 +319,9 @@ class ExecutorService:
         task, slot, _ = worker.queue[0]
         request = task.units[slot].request
         if request["op"] == "exec":
-            return outcomes.classify(outcomes.unpack(body), request, self.config.max_output_bytes)
+            seen = outcomes.unpack(body)
+            self.compile_cache_hits += seen["cached"]
+            return outcomes.classify(seen, request, self.config.max_output_bytes)
         return codec.decode(body)
 
     def _deliver(self, worker: _Worker, reply: object) -> None:

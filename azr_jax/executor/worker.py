@@ -11,6 +11,7 @@ fault. A `parse` request (a deduction answer) is parsed here under a length cap,
 
 from __future__ import annotations
 
+import collections
 import errno
 import gc
 import importlib
@@ -36,7 +37,10 @@ class Worker:
         self.sandbox = Sandbox(config, uid)
         self.devnull = os.open(os.devnull, os.O_RDONLY)
         self.close_ranges = _close_ranges(self.sandbox.inherited_fds(), os.sysconf("SC_OPEN_MAX"))
-        self.caps = (config.max_output_bytes, config.max_output_bytes, config.max_result_bytes + 4096)
+        # The result pipe may carry a program report (<= MAX_PROGRAM_REPORT) before the result frame.
+        self.caps = (config.max_output_bytes, config.max_output_bytes,
+                     config.max_result_bytes + 4096 + child.MAX_PROGRAM_REPORT + wire.HEADER.size)
+        self.programs: collections.OrderedDict = collections.OrderedDict()  # compiled programs, LRU
         c = config
         self.child_fields = dict(
             max_code_chars=c.max_code_chars, max_answer_chars=c.max_answer_chars,
@@ -57,8 +61,14 @@ class Worker:
 
     def execute(self, req: dict) -> bytes:
         timeout = req["timeout_s"]
+        key = (req["code"], req["checks"], req["call_kind"] == "expr")  # what the compiled program depends on
+        program = self.programs.get(key)
+        if program is not None:
+            self.programs.move_to_end(key)
+        report = program is None and self.config.compile_cache > 0
         child_req = dict(self.child_fields, code=req["code"], checks=req["checks"], call_kind=req["call_kind"],
-                         call_text=req["call_text"], max_repr_chars=req["max_repr_chars"])
+                         call_text=req["call_text"], max_repr_chars=req["max_repr_chars"], program=program,
+                         report_program=report)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -72,8 +82,29 @@ class Worker:
         killed, status, out, err, res = _supervise(pid, out_r, err_r, res_r, start + timeout, self.caps)
         elapsed_ms = (time.monotonic() - start) * 1000.0
         self.sandbox.reset()
+        if report:
+            res = self._keep_program(key, res)
         # Raw observations: the service classifies them (outcomes.py).
-        return OBSERVATION.pack(killed, status, elapsed_ms, len(out), len(err), len(res)) + out + err + res
+        return (OBSERVATION.pack(killed, status, elapsed_ms, program is not None, len(out), len(err), len(res))
+                + out + err + res)
+
+    def _keep_program(self, key: tuple, res: bytes) -> bytes:
+        """Takes the program report off the front of the result pipe's bytes and keeps it for later jobs.
+
+        A child asked to report writes it right after compiling and checking the program, before any of
+        the program runs, so the first frame is ours whatever the job does next; a program that fails to
+        compile or to pass the checks never reaches model code and sends no report. The report is never
+        decoded here: it is handed, as bytes, to the children of later jobs with the same code."""
+        size = wire.HEADER.size
+        if len(res) <= size or res[size:size + 1] != child.PROGRAM_TAG:
+            return res
+        end = size + wire.HEADER.unpack_from(res)[0]
+        if end > len(res):
+            return res
+        self.programs[key] = res[size + 1:end]
+        if len(self.programs) > self.config.compile_cache:
+            self.programs.popitem(last=False)
+        return res[end:]
 
     def _child(self, out_w: int, err_w: int, res_w: int, timeout: float, child_req: dict) -> None:
         """In the forked child: never returns, never runs model code outside the sandbox. Kept short: each

@@ -10,8 +10,8 @@ from azr_jax.executor import codec, outcomes, wire
 REQUEST = {"timeout_s": 2.0, "max_repr_chars": 400}
 
 
-def record(killed=0, status=0, ms=1.5, out=b"", err=b"", res=b""):
-    return outcomes.OBSERVATION.pack(killed, status, ms, len(out), len(err), len(res)) + out + err + res
+def record(killed=0, status=0, ms=1.5, out=b"", err=b"", res=b"", cached=False):
+    return outcomes.OBSERVATION.pack(killed, status, ms, cached, len(out), len(err), len(res)) + out + err + res
 
 
 def frame(value) -> bytes:
@@ -20,9 +20,9 @@ def frame(value) -> bytes:
 
 
 def test_round_trip_keeps_every_field():
-    seen = outcomes.unpack(record(2, 9, 3.25, b"out", b"err!", b"res"))
-    assert seen == {"killed": "output", "wait_status": 9, "time_ms": 3.25, "out": b"out", "err": b"err!",
-                    "res": b"res"}
+    seen = outcomes.unpack(record(2, 9, 3.25, b"out", b"err!", b"res", cached=True))
+    assert seen == {"killed": "output", "wait_status": 9, "time_ms": 3.25, "cached": True, "out": b"out",
+                    "err": b"err!", "res": b"res"}
 
 
 @pytest.mark.parametrize("body", [b"", record()[:-1], record() + b"x", record(killed=3),
