@@ -223,6 +223,7 @@ def compare(jobs: list, cores: int, block: int = 100) -> float:
     processes a way has (the scheduler shares CPUs per process), so CPU time per job, which does not, is
     printed as well. Returns our speed-up over (a)."""
     ours, uncached, reused = _service(cores), _service(cores, compile_cache=0), ReusedWorker()
+    warm_hits = ours.compile_cache_hits
     ways = {
         "ours": (lambda b: _ours(ours, b), ours.worker_pids),
         "uncached": (lambda b: _ours(uncached, b), uncached.worker_pids),
@@ -240,7 +241,7 @@ def compare(jobs: list, cores: int, block: int = 100) -> float:
             cpu[name] += _cpu_s(pids()) - before
             total[name] += elapsed
             latencies[name] += lat
-    hits = ours.compile_cache_hits - 20  # the warm-up's 20 runs of one program: 19 hits, plus 1 below
+    hits = ours.compile_cache_hits - warm_hits
     latencies["ours"] = _ours_latency(ours, jobs[:300])
     ours.close()
     uncached.close()
