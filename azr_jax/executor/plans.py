@@ -57,6 +57,11 @@ def _problem(reply: dict) -> str | None:
     return None if reply["repr_status"] == "ok" else reply["repr_status"]
 
 
+def _lost(reply: dict) -> bool:
+    """The run never finished because its worker died (the service's reply): not the program's doing."""
+    return reply.get("error_type") == "WorkerLost"
+
+
 def _failed(job, reply: dict, ms: float, **extra) -> J.Result:
     return J.Result(job.id, _problem(reply) or J.ERROR, error_type=reply.get("error_type"),
                     message=reply.get("message", ""), time_ms=ms, extra=extra,
@@ -84,7 +89,7 @@ def _validate(job: J.ValidateJob, config: ExecutorConfig) -> Plan:
                        for text, r in zip(job.inputs, first)]
         ms += _ms(again)
         for i, (a, b) in enumerate(zip(first, again)):
-            if b["status"] in _RERUN_FAILURES_KEPT:
+            if b["status"] in _RERUN_FAILURES_KEPT or _lost(b):
                 return _failed(job, b, ms, input_index=i)
             if b["status"] != J.OK or (a["plain"], a["repr"]) != (b["plain"], b["repr"]):
                 return J.Result(job.id, J.NONDETERMINISTIC, time_ms=ms, extra={"input_index": i},
@@ -121,8 +126,10 @@ def _check_deduction(job: J.CheckJob, config: ExecutorConfig) -> Plan:
     gold = _gold(gold_text, config)
     if gold[0]:  # plain data: parse the answer in a worker, compare here; nothing runs
         [r] = yield [Unit({"op": "parse", "text": job.answer})]
-        if r["status"] != J.OK:
+        if r["status"] == J.SYNTAX:
             return J.Result(job.id, J.SYNTAX, correct=False, output=gold_text, message=r.get("message", ""))
+        if r["status"] != J.OK:  # the worker was lost
+            return _failed(job, r, ms)
         return J.Result(job.id, J.OK, correct=values_equal(gold[1], r["value"], config.equality),
                         output=gold_text, time_ms=ms)
     [r] = yield [_exec(job, config, job.code, "answer_value", job.answer)]

@@ -1,16 +1,23 @@
 """The isolation a job's child runs under: set up once per worker, entered once per job.
 
 Per worker (once, as the worker starts):
-  - new network, mount and IPC namespaces: no interface but a down loopback, so no job can reach any
-    network; mounts made here are invisible to the host;
+  - new pid, network, mount and IPC namespaces. The process the service spawned forks the worker proper,
+    which is pid 1 of the new pid namespace: when it dies the kernel kills every job in it, a job can see
+    and signal no process outside it, and the worker gets from its jobs only signals it handles (none);
+  - no interface but a down loopback, so no job can reach any network; mounts made here are invisible to
+    the host;
   - a private tmpfs (size-capped) holding the one directory jobs may write, emptied after every job;
   - the interpreter's import paths bind-mounted read-only inside that tmpfs, so a job can import stdlib
     modules even when the install lives under a directory the job's uid cannot enter (e.g. /root);
-  - a Landlock ruleset (read the import paths and system libraries, write only the job directory) and a
-    seccomp filter, both prepared so each child only has to apply them.
-Per job (in the forked child, before any model code): new session and process group, rlimits, an
-unprivileged uid of its own, parent-death signal, Landlock, seccomp. The working directory (the job
-directory) and the environment (HOME, TMPDIR, LANG only) are the worker's own, inherited by the child.
+  - a Landlock ruleset (read the import paths and system libraries, write only the job directory), which
+    the worker takes itself when it has a pid namespace, so that every child inherits it; else each child
+    applies it;
+  - no_new_privs, no supplementary groups, the zero rlimits (core, memlock, msgqueue), the job's working
+    directory and environment: all inherited by each fork;
+  - a seccomp filter, prepared so each child only has to attach it.
+Per job (in the forked child, before any model code): new session and process group, rlimits (address
+space, CPU, file size, open files, processes), an unprivileged uid of its own, seccomp; without a pid
+namespace also the parent-death signal and Landlock.
 
 Whatever the host cannot provide (not root, no user namespaces, old kernel) is skipped and listed in
 `warnings`, which the service reports loudly once; `mechanisms` says what is really enforced.
