@@ -11,7 +11,6 @@ fault. A `parse` request (a deduction answer) is parsed here under a length cap,
 
 from __future__ import annotations
 
-import collections
 import errno
 import gc
 import importlib
@@ -25,6 +24,7 @@ from azr_jax.executor import child, codec, wire
 from azr_jax.executor.config import ExecutorConfig
 from azr_jax.executor.literals import LiteralError, parse_literal
 from azr_jax.executor.outcomes import OBSERVATION, SANDBOX_FAILED
+from azr_jax.executor.program_cache import ProgramCache
 from azr_jax.executor.sandbox import Sandbox
 
 _DRAIN_S = 0.05  # after the child exits, how long to wait for its pipes to reach EOF
@@ -40,7 +40,8 @@ class Worker:
         # The result pipe may carry a program report (<= MAX_PROGRAM_REPORT) before the result frame.
         self.caps = (config.max_output_bytes, config.max_output_bytes,
                      config.max_result_bytes + 4096 + child.MAX_PROGRAM_REPORT + wire.HEADER.size)
-        self.programs: collections.OrderedDict = collections.OrderedDict()  # compiled programs, LRU
+        # Compiled programs, where no child can read them; a 16 MiB ring holds far more than 256 programs.
+        self.programs = ProgramCache(config.compile_cache, 16 << 20)
         c = config
         self.child_fields = dict(
             max_code_chars=c.max_code_chars, max_answer_chars=c.max_answer_chars,
@@ -63,8 +64,6 @@ class Worker:
         timeout = req["timeout_s"]
         key = (req["code"], req["checks"], req["call_kind"] == "expr")  # what the compiled program depends on
         program = self.programs.get(key)
-        if program is not None:
-            self.programs.move_to_end(key)
         report = program is None and self.config.compile_cache > 0
         child_req = dict(self.child_fields, code=req["code"], checks=req["checks"], call_kind=req["call_kind"],
                          call_text=req["call_text"], max_repr_chars=req["max_repr_chars"], program=program,
@@ -101,9 +100,7 @@ class Worker:
         end = size + wire.HEADER.unpack_from(res)[0]
         if end > len(res):
             return res
-        self.programs[key] = res[size + 1:end]
-        if len(self.programs) > self.config.compile_cache:
-            self.programs.popitem(last=False)
+        self.programs.put(key, res[size + 1:end])
         return res[end:]
 
     def _child(self, out_w: int, err_w: int, res_w: int, timeout: float, child_req: dict) -> None:
@@ -184,6 +181,10 @@ def _supervise(pid: int, out_fd: int, err_fd: int, res_fd: int, deadline: float,
     return killed, wait_status, bytes(bufs[out_fd]), bytes(bufs[err_fd]), bytes(bufs[res_fd])
 
 
+def _send_reply(fd: int, reply: dict | bytes) -> None:
+    wire.send_body(fd, reply if type(reply) is bytes else codec.encode(reply, wire.MAX_FRAME))
+
+
 def main() -> None:
     """Worker entry point; the service talks to it on fds 0 and 1, which jobs never inherit. The service's
     uid-block lock descriptor is inherited too and simply kept open: the claim lasts while we live."""
@@ -204,8 +205,9 @@ def main() -> None:
                          "warnings": worker.sandbox.warnings})
     try:
         while (body := wire.recv_body(chan_in)) is not None:
-            reply = worker.handle(marshal.loads(body))  # requests come from the service alone
-            wire.send_body(chan_out, reply if type(reply) is bytes else codec.encode(reply, wire.MAX_FRAME))
+            # Nothing of one job may stay alive into the next (its child would inherit it): the reply is
+            # sent and dropped here, and the next request replaces this one.
+            _send_reply(chan_out, worker.handle(marshal.loads(body)))
     finally:
         worker.sandbox.close()
 

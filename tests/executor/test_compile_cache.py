@@ -2,6 +2,10 @@
 
 import dataclasses
 import marshal
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -74,3 +78,58 @@ def test_the_cache_can_be_turned_off():
     assert [r.repr for r in results] == ["0", "-1", "-2", "-3", "-4"] and n == 0
     with pytest.raises(ValueError, match="compile_cache"):
         dataclasses.replace(TEST_CONFIG, compile_cache=-1)
+
+
+def test_no_job_can_read_another_jobs_program(one_worker):
+    """A job's child is a copy of its worker: the cache lives in memory no fork inherits (program_cache.py),
+    and nothing of the previous job (its request, its reply) stays alive in the worker."""
+    secret = "def f(x):\n    return 'SECRET' + '-7f3a' + x"  # the folded constant is the program's secret
+    searcher = ("import gc, sys\n"
+                "def f(a, b):\n"
+                "    marker = a + b\n"
+                "    frames, frame = [], sys._getframe()\n"
+                "    while frame is not None:\n"
+                "        frames.append(frame)\n"
+                "        frames.extend(frame.f_locals.values())  # a running frame's referents omit its locals\n"
+                "        frame = frame.f_back\n"
+                "    todo = gc.get_objects() + list(sys.modules.values()) + frames\n"
+                "    seen = {id(todo), id(frames)}\n"
+                "    while todo:\n"
+                "        o = todo.pop()\n"
+                "        if id(o) in seen or o is marker:\n"
+                "            continue\n"
+                "        seen.add(id(o))\n"
+                "        if type(o) in (str, bytes, bytearray):\n"
+                "            if marker in (o if type(o) is str else bytes(o).decode('latin-1')):\n"
+                "                return 'found'\n"
+                "        elif type(o).__name__ != 'mmap':\n"
+                "            todo.extend(gc.get_referents(o))\n"
+                "    return 'not found'")
+    gold, peek = one_worker.run_batch([ValidateJob("code_o", secret, ("'!'",)), RunJob(searcher, "f('SECRET', '-7f3a')", timeout_s=20.0)])
+    assert (gold.status, gold.output) == ("ok", "'SECRET-7f3a!'")
+    assert (peek.status, peek.repr) == ("ok", "'not found'"), peek
+
+
+def test_program_cache_evicts_and_keeps_programs_out_of_forks():
+    from azr_jax.executor.program_cache import ProgramCache
+
+    cache = ProgramCache(entries=2, arena_bytes=64)
+    a, b, c = ("a", True, False), ("b", True, False), ("c", False, True)
+    cache.put(a, b"A" * 10)
+    cache.put(b, b"B" * 10)
+    assert (cache.get(a), cache.get(b)) == (b"A" * 10, b"B" * 10)
+    cache.get(a)  # a is now the most recently used
+    cache.put(c, b"C" * 10)  # over the entry count: b goes
+    assert (cache.get(a), cache.get(b), cache.get(c)) == (b"A" * 10, None, b"C" * 10)
+    cache.put(("d", True, False), b"D" * 30)  # does not fit after c: wraps, overwriting a
+    assert cache.get(a) is None and cache.get(("d", True, False)) == b"D" * 30
+    assert cache.get(("a", False, False)) is None  # same code, other flags: another key
+    assert ProgramCache(entries=0, arena_bytes=64).get(a) is None
+    # A fork has no copy of the programs: touching them faults. In a fresh interpreter, not a fork of pytest.
+    probe = ("import os, sys\nfrom azr_jax.executor.program_cache import ProgramCache\n"
+             "cache = ProgramCache(2, 64)\ncache.put(('a', True, False), b'A')\npid = os.fork()\n"
+             "if pid == 0:\n    cache.arena[0:1]\n    os._exit(0)\nprint(os.waitpid(pid, 0)[1])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    status = int(done.stdout)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSEGV, done
