@@ -77,9 +77,7 @@ def _report_program(program: object, entry: str, classes: frozenset | None) -> N
     this worker with the same code load it instead of parsing and compiling it again (worker.py)."""
     data = PROGRAM_TAG + marshal.dumps((program, entry, classes))
     if _len(data) <= MAX_PROGRAM_REPORT:
-        data = _HEADER.pack(_len(data)) + data
-        while data:
-            data = data[_write(RESULT_FD, data):]
+        _write_frame(data)
 
 
 def _classes(req: dict) -> frozenset:
@@ -159,7 +157,12 @@ def _send(frame: dict | bytes) -> None:
         data = frame if _type(frame) is _bytes else codec.encode(frame, 1 << 20)
     except _BaseException as e:
         data = codec.encode({"status": "error", "error_type": "Unencodable", "message": _str(_type(e).__name__)})
-    data = _HEADER.pack(_len(data)) + data
+    _write_frame(data)
+    _exit(0)
+
+
+def _write_frame(body: bytes) -> None:
+    """One length-prefixed frame on the result pipe, all of it."""
+    data = _HEADER.pack(_len(body)) + body
     while data:
         data = data[_write(RESULT_FD, data):]
-    _exit(0)

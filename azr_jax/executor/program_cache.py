@@ -49,8 +49,9 @@ class ProgramCache:
             if offset < end and start < offset + length:
                 del self.index[h]
         self.arena[start:end] = data
-        self.index[hash(key)] = (start, len(data) - len(program), len(data))
-        self.index.move_to_end(hash(key))
+        h = hash(key)
+        self.index[h] = (start, len(data) - len(program), len(data))
+        self.index.move_to_end(h)  # a key put again keeps its old place in the order otherwise
         self.top = end
         while len(self.index) > self.entries:
             self.index.popitem(last=False)
