@@ -347,10 +347,9 @@ class ExecutorService:
         fresh.handshake()
         self._workers[self._workers.index(worker)] = fresh
         self._sel.register(fresh.fd_out, selectors.EVENT_READ, fresh)
-        queued = list(worker.queue)[1:]
-        self._pending.extendleft((task, slot) for task, slot, _ in reversed(queued))
-        while len(worker.queue) > 1:
-            worker.queue.pop()
+        while len(worker.queue) > 1:  # from the back, so that pending keeps their order
+            task, slot, _ = worker.queue.pop()
+            self._pending.appendleft((task, slot))
         self._deliver(worker, {"status": J.ERROR, "error_type": "WorkerLost", "message": why})
 
     def _abandon(self) -> None:
