@@ -176,6 +176,17 @@ def test_worker_killed_mid_job_is_replaced_and_job_reported():
     assert not (descendants(os.getpid()) & workers), "closed service leaves no worker behind"
 
 
+def test_requests_queued_behind_a_lost_job_run_on_the_new_worker():
+    with ExecutorService(ExecutorConfig(pool_size=1, determinism_runs=1, timeout_s=5.0)) as svc:
+        [pid] = svc.worker_pids()
+        threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
+        sleeper = "def f(x):\n    import time\n    time.sleep(1)\n    return x"
+        results = svc.run_batch([RunJob(sleeper, f"f({i})", id=i) for i in range(3)])
+        assert [(r.status, r.error_type, r.repr) for r in results] == [
+            ("error", "WorkerLost", None), ("ok", None, "1"), ("ok", None, "2")]
+        assert svc.restarts == 1
+
+
 def test_a_lost_jobs_child_dies_with_its_worker():
     """The job would sleep 60 s; with its worker SIGKILLed it must go at once (parent-death signal), not
     run on as an orphan under the sandbox uid that the replacement worker reuses."""
