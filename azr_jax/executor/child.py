@@ -74,10 +74,13 @@ def _call(req: dict, classes: frozenset | None) -> object:
 
 def _report_program(program: object, entry: str, classes: frozenset | None) -> None:
     """Sends the worker the compiled, checked program, before any model code runs, so that later jobs of
-    this worker with the same code load it instead of parsing and compiling it again (worker.py)."""
+    this worker with the same code load it instead of parsing and compiling it again (worker.py).
+
+    A program too large to keep is still reported, as the bare tag: the worker takes the first frame of a
+    child asked to report for the report, so it must always be ours. Were nothing written, the program
+    could write a report of its own first, and later jobs with this code would run that instead."""
     data = PROGRAM_TAG + marshal.dumps((program, entry, classes))
-    if _len(data) <= MAX_PROGRAM_REPORT:
-        _write_frame(data)
+    _write_frame(data if _len(data) <= MAX_PROGRAM_REPORT else PROGRAM_TAG)
 
 
 def _classes(req: dict) -> frozenset:

@@ -100,7 +100,8 @@ class Worker:
         end = size + wire.HEADER.unpack_from(res)[0]
         if end > len(res):
             return res
-        self.programs.put(key, res[size + 1:end])
+        if end > size + 1:  # the bare tag: a program too large to keep
+            self.programs.put(key, res[size + 1:end])
         return res[end:]
 
     def _child(self, out_w: int, err_w: int, res_w: int, timeout: float, child_req: dict) -> None:

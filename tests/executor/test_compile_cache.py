@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from azr_jax.executor import CheckJob, ExecutorService, RunJob, ValidateJob, wire
-from azr_jax.executor.child import PROGRAM_TAG
+from azr_jax.executor.child import MAX_PROGRAM_REPORT, PROGRAM_TAG
 
 from conftest import TEST_CONFIG
 
@@ -69,6 +69,20 @@ def test_a_program_cannot_plant_a_report(one_worker):
     first, later = one_worker.run_batch([RunJob(code, "f(1)"), RunJob(code, "f(2)")])
     assert (first.status, first.error_type) == ("error", "BadFrame")
     assert (later.status, later.repr) == ("ok", "2")
+
+
+def test_a_program_too_large_to_keep_cannot_plant_a_report_either(one_worker):
+    """A program whose compiled form is over MAX_PROGRAM_REPORT is not kept; its child still reports first
+    (the bare tag), so a report the program writes is never taken for the child's. Before the bare tag, the
+    child wrote nothing, the program's report came first, and every later job with this code ran it."""
+    planted = PROGRAM_TAG + marshal.dumps((compile("def f(x):\n    return 'planted'", "<p>", "exec"), "f", None))
+    frame = wire.HEADER.pack(len(planted)) + planted
+    padding = "".join(f"s{i} = '{chr(0x4E00 + i)}' * 4096\n" for i in range(60))  # ~740 kB once compiled
+    code = padding + f"import os\ndef f(x):\n    if x == 1:\n        os.write(3, {frame!r})\n    return x"
+    assert len(marshal.dumps(compile(code, "<p>", "exec"))) > MAX_PROGRAM_REPORT
+    first, later, again = one_worker.run_batch([RunJob(code, "f(1)"), RunJob(code, "f(2)"), RunJob(code, "f(3)")])
+    assert (first.status, first.error_type) == ("error", "BadFrame")
+    assert [(r.status, r.repr) for r in (later, again)] == [("ok", "2"), ("ok", "3")]
 
 
 def test_the_cache_can_be_turned_off():
