@@ -63,7 +63,9 @@ class _Worker:
     def __init__(self, index: int, config: ExecutorConfig, block: uid_blocks.UidBlock | None) -> None:
         self.index = index
         self.serial = next(self._serials)
-        env = {"PYTHONHASHSEED": str(secrets.randbelow(2**32 - 1) + 1), "LC_ALL": "C.UTF-8"}
+        # LD_BIND_NOW: the dynamic linker resolves every symbol as the worker starts, so no job's child resolves
+        # one on first use (each resolution writes a GOT page: ~16 copy-on-write faults a job, 304 -> 288).
+        env = {"PYTHONHASHSEED": str(secrets.randbelow(2**32 - 1) + 1), "LC_ALL": "C.UTF-8", "LD_BIND_NOW": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-S", "-B", "-c", _BOOT, _PACKAGE_PARENT],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd="/", close_fds=True,
