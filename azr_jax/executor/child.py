@@ -24,6 +24,9 @@ RESULT_FD = 3
 PROGRAM_TAG = b"P"  # first byte of a program report (a result frame, a codec dict, starts with b"d")
 MAX_PROGRAM_REPORT = 256 * 1024
 _HEADER = struct.Struct(">I")
+# The call of a job whose arguments the worker built (constant_calls.py): evaluated as the compiled call would
+# be, one <call> frame under `f` (so recursion limits fall where they would) and `f` looked up in the program.
+_CALL_WITH_ARGUMENTS = compile("f(*a, **k)", "<call>", "eval", dont_inherit=True)
 
 # Bound now, in the worker: model code may rebind the names in builtins, not these references.
 _type, _len, _repr, _str, _bytes = type, len, repr, str, bytes
@@ -124,7 +127,7 @@ def run(req: dict) -> None:
                 _report_program(program, entry, classes)
         else:  # compiled and checked by an earlier child of this worker, from the same code
             program, entry, classes = marshal.loads(req["program"])
-        call = _call(req, classes)
+        call = _call(req, classes) if req["call_args"] is None else None
     except Rejected as e:
         _send({"status": e.status, "message": _str(e)[:500]})
     except _BaseException as e:  # e.g. MemoryError while parsing a huge program
@@ -134,7 +137,11 @@ def run(req: dict) -> None:
         exec(program, namespace)
         if entry != "f":
             namespace["f"] = namespace[entry]
-        value = eval(call, namespace)
+        if call is None:
+            args, kwargs = req["call_args"]
+            value = eval(_CALL_WITH_ARGUMENTS, namespace, {"a": args, "k": kwargs})
+        else:
+            value = eval(call, namespace)
         frame = _describe(value, namespace, classes, req)
         del value
     except _BaseException as e:  # SystemExit too: a job that exits early has not succeeded

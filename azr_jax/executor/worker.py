@@ -20,7 +20,7 @@ import select
 import signal
 import time
 
-from azr_jax.executor import child, codec, wire
+from azr_jax.executor import child, codec, constant_calls, wire
 from azr_jax.executor.config import ExecutorConfig
 from azr_jax.executor.literals import LiteralError, parse_literal
 from azr_jax.executor.outcomes import OBSERVATION, SANDBOX_FAILED
@@ -43,6 +43,7 @@ class Worker:
         # Compiled programs, where no child can read them; a 16 MiB ring holds far more than 256 programs.
         self.programs = ProgramCache(config.compile_cache, 16 << 20)
         c = config
+        self.f_banned = "f" in c.banned_names or "f" in c.banned_modules  # a checked call `f(...)` is refused
         self.child_fields = dict(
             max_code_chars=c.max_code_chars, max_answer_chars=c.max_answer_chars,
             max_result_bytes=c.max_result_bytes, banned_modules=c.banned_modules,
@@ -67,7 +68,7 @@ class Worker:
         report = program is None and self.config.compile_cache > 0
         child_req = dict(self.child_fields, code=req["code"], checks=req["checks"], call_kind=req["call_kind"],
                          call_text=req["call_text"], max_repr_chars=req["max_repr_chars"], program=program,
-                         report_program=report)
+                         report_program=report, call_args=None if program is None else self._call_arguments(req))
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
@@ -86,6 +87,17 @@ class Worker:
         # Raw observations: the service classifies them (outcomes.py).
         return (OBSERVATION.pack(killed, status, elapsed_ms, program is not None, len(out), len(err), len(res))
                 + out + err + res)
+
+    def _call_arguments(self, req: dict) -> tuple | None:
+        """For a job whose program is cached: the call's arguments, if they are literals only, built as the
+        compiled call would build them (constant_calls.py), so that its child compiles nothing at all. The caps
+        are the child's own; anything else (names, calls, text the child would refuse) is left to the child."""
+        kind = req["call_kind"]
+        if kind == "expr" and not req["checks"]:
+            return constant_calls.call_arguments(req["call_text"], self.config.max_code_chars, whole_call=True)
+        if (kind == "input" or kind == "answer") and not self.f_banned:
+            return constant_calls.call_arguments(req["call_text"], self.config.max_answer_chars, whole_call=False)
+        return None
 
     def _keep_program(self, key: tuple, res: bytes) -> bytes:
         """Takes the program report off the front of the result pipe's bytes and keeps it for later jobs.

@@ -85,6 +85,49 @@ def test_a_program_too_large_to_keep_cannot_plant_a_report_either(one_worker):
     assert [(r.status, r.repr) for r in (later, again)] == [("ok", "2"), ("ok", "3")]
 
 
+LITERAL_CALLS = ["f(1000, 1000)", "f([1], [1])", "f('ab', 'ab')", "f((1, 2), (1, 2))", "f(1, k={8, 16, 0, 24, 32})",
+                 "f(-0.0, 0.0)"]
+IDENTITY = ("import sys\n"
+            "def f(a, b=None, k=None):\n"
+            "    return (a is b, a == b, list(k) if k else None, sorted(sys._getframe(1).f_locals))")
+
+
+def test_literal_arguments_are_built_by_the_worker_and_behave_as_compiled(one_worker):
+    """A cached program's job with literal arguments gets them from its worker and compiles nothing
+    (constant_calls.py): the same identities, set order and recursion depth as a compiled call."""
+    config = dataclasses.replace(TEST_CONFIG, pool_size=1, determinism_runs=1, compile_cache=0)
+    depth = "def f(n):\n    try:\n        return f(n + 1)\n    except RecursionError:\n        return n"
+    jobs = ([RunJob(IDENTITY, call) for call in LITERAL_CALLS] * 2 + [RunJob(depth, "f(0)")] * 3
+            + [RunJob(IDENTITY, "f(2**10, 1024)")])  # not a literal (folded by the compiler): compiled
+    with ExecutorService(config) as uncached:
+        compiled = uncached.run_batch(jobs)
+    built = one_worker.run_batch(jobs)
+    assert [r.status for r in built] == ["ok"] * len(jobs)
+
+    def without_locals(result):
+        return result.repr.rsplit(", [", 1)[0] if result.repr.endswith("])") else result.repr
+    assert [without_locals(r) for r in built] == [without_locals(r) for r in compiled]
+    n = len(LITERAL_CALLS)
+    # The <call> frame's locals tell the two ways apart: the compiled call's are the program's globals,
+    # `f(*a, **k)`'s are a and k (a difference only code inspecting its caller's frame sees; checks ban that).
+    assert all(r.repr.endswith("['__builtins__', '__name__', 'f', 'sys'])") for r in compiled[:2 * n])
+    assert all(r.repr.endswith("['a', 'k'])") for r in built[n:2 * n])  # cached by then
+    assert built[n].repr == "(True, True, None, ['a', 'k'])"  # f(1000, 1000): one merged constant
+    assert len({r.repr for r in built[2 * n:-1] + compiled[2 * n:-1]}) == 1  # the same recursion depth
+    assert built[-1].repr == "(True, True, None, ['__builtins__', '__name__', 'f', 'sys'])"
+
+
+def test_checked_inputs_and_answers_use_built_arguments_too(one_worker):
+    code = "def g(xs, k=0):\n    return sorted(xs)[k] * 2"
+    results = one_worker.run_batch([ValidateJob("code_o", code, ("[3, 1, 2], k=1",))] * 2
+                                   + [CheckJob("abduction", code, answer="[2, 9, 0], k=1", gold_output="4"),
+                                      CheckJob("abduction", code, answer="[5], k=0", gold_output="4"),
+                                      CheckJob("abduction", code, answer="[x], k=0", gold_output="4")])
+    assert [r.output for r in results[:2]] == ["4", "4"]
+    assert [(r.status, r.correct) for r in results[2:4]] == [("ok", True), ("ok", False)]
+    assert results[4].status == "syntax"  # not a literal: left to the child, which refuses the name
+
+
 def test_the_cache_can_be_turned_off():
     config = dataclasses.replace(TEST_CONFIG, pool_size=1, determinism_runs=1, compile_cache=0)
     with ExecutorService(config) as svc:
