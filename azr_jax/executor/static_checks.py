@@ -3,7 +3,8 @@
 These checks are a filter, not the sandbox: they reject most hostile or nondeterministic programs cheaply
 and with a clear reason (`banned`, `syntax`), while the isolation in sandbox.py holds for programs that get
 past them. They run inside the job's sandboxed child, before the program executes, so a parser bomb in a
-program or answer costs a child, never a worker.
+program or answer costs a child, never a worker. (A worker parses text only under the child's caps and never
+compiles it: deduction answers, and literal call arguments for cached programs, constant_calls.py.)
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ which enters the sandbox and runs the job (child.py); the worker meanwhile enfor
 deadline and the output caps, kills the child's whole process group, reaps it, and reports what it
 observed (wait status, capped output, the result pipe's bytes) for the service to classify (outcomes.py).
 The worker does as little as it can per job: every page it writes between two forks is a copy-on-write
-fault. A `parse` request (a deduction answer) is parsed here under a length cap, without running anything.
+fault. A `parse` request (a deduction answer) is parsed here under a length cap, without running anything; so
+is the call of a job whose program is cached, when its arguments are literals (constant_calls.py).
 """
 
 from __future__ import annotations
