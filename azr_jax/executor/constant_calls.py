@@ -42,6 +42,8 @@ def call_arguments(text: object, max_chars: int, whole_call: bool) -> tuple[tupl
     None when the call is not made of literals only, or is malformed (the child then reports why)."""
     try:
         tree = _whole_call(text, max_chars) if whole_call else call_tree(text, max_chars)
+        if len({k.arg for k in tree.keywords}) != len(tree.keywords):
+            return None  # a repeated keyword parses, but does not compile (SyntaxError)
         merged: dict = {}
         args = tuple(_value(a, 0, merged) for a in tree.args)
         kwargs = {k.arg: _value(k.value, 0, merged) for k in tree.keywords}

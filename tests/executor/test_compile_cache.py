@@ -117,6 +117,11 @@ def test_literal_arguments_are_built_by_the_worker_and_behave_as_compiled(one_wo
     assert built[-1].repr == "(True, True, None, ['__builtins__', '__name__', 'f', 'sys'])"
 
 
+def test_a_call_that_parses_but_does_not_compile_still_fails_with_a_cached_program(one_worker):
+    results = one_worker.run_batch([RunJob(IDENTITY, "f(1)")] + [RunJob(IDENTITY, "f(1, b=2, b=3)")] * 2)
+    assert [r.status for r in results] == ["ok", "syntax", "syntax"]  # a repeated keyword
+
+
 def test_checked_inputs_and_answers_use_built_arguments_too(one_worker):
     code = "def g(xs, k=0):\n    return sorted(xs)[k] * 2"
     results = one_worker.run_batch([ValidateJob("code_o", code, ("[3, 1, 2], k=1",))] * 2

@@ -123,6 +123,7 @@ def test_random_literals_match_the_compiler():
 @pytest.mark.parametrize("text", [
     "x", "len([1])", "set()", "float('nan')", "frozenset({1})", "*[1]", "**{}", "...", "-True", "1 + 2", "2j + 1",
     "{'a', 'b', 'c'}", "{('a',), 1, 2}", "[x for x in ()]", "1) + g(2", "'a'.upper()", "(1, [2], {3: x})",
+    "x=1, x=2", "f'x'", "1 if 1 else 2", "__debug__",
 ])
 def test_anything_but_literals_is_declined(text):
     assert call_arguments(text, 10_000, whole_call=False) is None
@@ -131,7 +132,7 @@ def test_anything_but_literals_is_declined(text):
 def test_whole_calls_and_caps():
     built = call_arguments("f(1000, k=[1000])", 100, whole_call=True)
     assert graph(built) == graph(compiled_arguments("1000, k=[1000]"))
-    for text in ("g(1)", "f.x(1)", "f(1)(2)", "f(*a)", "(f)(1) + 1", 5, "f(" + "1, " * 100 + ")"):
+    for text in ("g(1)", "f.x(1)", "f(1)(2)", "f(*a)", "(f)(1) + 1", 5, "f(" + "1, " * 100 + ")", "f(x=1, x=2)"):
         assert call_arguments(text, 100, whole_call=True) is None
     assert call_arguments("1" * 101, 100, whole_call=False) is None
     assert call_arguments("[" * 150 + "]" * 150, 10_000, whole_call=False) is None  # deeper than MAX_DEPTH
