@@ -64,11 +64,15 @@ def _whole_call(text: object, max_chars: int) -> ast.Call:
     return tree
 
 
+def _deeper(depth: int) -> int:
+    if depth > MAX_DEPTH:
+        raise _NotConstant  # deeper literals are left to the child (and keep the worker's recursion shallow)
+    return depth + 1
+
+
 def _value(node: ast.AST, depth: int, merged: dict) -> object:
     """The object the compiled expression would evaluate to; constants go through `merged`."""
-    if depth > MAX_DEPTH:
-        raise _NotConstant
-    depth += 1
+    depth = _deeper(depth)
     t = type(node)
     if t is ast.List:
         return [_value(e, depth, merged) for e in node.elts]
@@ -96,9 +100,7 @@ def _value(node: ast.AST, depth: int, merged: dict) -> object:
 
 def _constant(node: ast.AST, depth: int, merged: dict) -> object:
     """A constant the compiler would fold and merge: a literal, a signed number, a complex sum, a tuple of them."""
-    if depth > MAX_DEPTH:
-        raise _NotConstant
-    depth += 1
+    depth = _deeper(depth)
     t = type(node)
     if t is ast.Constant:
         value = node.value
