@@ -31,6 +31,10 @@ import sys
 from azr_jax.executor.literals import MAX_DEPTH, LiteralError, call_tree
 
 _NUMBERS = (int, float, complex)
+# Interning in the worker is harmless only if an interned string dies with its last reference (3.11, 3.13):
+# 3.12 makes every interned string immortal, which would keep each job's strings in the worker for good (a leak,
+# and a way for later jobs to probe them). There, calls with identifier-like strings are left to the child.
+_MORTAL_INTERNING = sys.getrefcount(sys.intern("".join(["azr_jax", "_probe"]))) < (1 << 24)
 
 
 class _NotConstant(Exception):
@@ -107,6 +111,8 @@ def _constant(node: ast.AST, depth: int, merged: dict) -> object:
         if value is Ellipsis:
             raise _NotConstant
         if type(value) is str and _name_like(value):  # interned, as the compiler interns such constants
+            if not _MORTAL_INTERNING:
+                raise _NotConstant
             value = sys.intern(value)
     elif t is ast.UnaryOp and type(node.op) in (ast.USub, ast.UAdd):
         operand = _constant(node.operand, depth, merged)

@@ -6,6 +6,7 @@ which strings are interned."""
 
 import ctypes
 import random
+import sys
 
 import pytest
 
@@ -136,3 +137,15 @@ def test_whole_calls_and_caps():
         assert call_arguments(text, 100, whole_call=True) is None
     assert call_arguments("1" * 101, 100, whole_call=False) is None
     assert call_arguments("[" * 150 + "]" * 150, 10_000, whole_call=False) is None  # deeper than MAX_DEPTH
+
+
+def test_the_worker_keeps_none_of_a_calls_strings():
+    """Strings interned for a call die with it (else each job's strings would stay in the worker for good, and a
+    later job could probe for them); where interning is immortal (3.12) such calls are left to the child."""
+    word = "".join(["never", "_seen_", "before_7c1e"])
+    built = call_arguments(repr(word), 100, whole_call=False)
+    if built is not None:
+        assert interned(built[0][0])
+    del built
+    again = "".join(["never", "_seen_", "before_7c1e"])
+    assert not interned(again) and sys.intern(again) is again  # no interned copy was left behind
