@@ -33,7 +33,8 @@ from azr_jax.executor.literals import MAX_DEPTH, LiteralError, call_tree
 _NUMBERS = (int, float, complex)
 # Interning in the worker is harmless only if an interned string dies with its last reference (3.11, 3.13):
 # 3.12 makes every interned string immortal, which would keep each job's strings in the worker for good (a leak,
-# and a way for later jobs to probe them). There, calls with identifier-like strings are left to the child.
+# and a way for later jobs to probe them). The parser interns every identifier it reads, so there every call is
+# left to the child.
 _MORTAL_INTERNING = sys.getrefcount(sys.intern("".join(["azr_jax", "_probe"]))) < (1 << 24)
 
 
@@ -44,6 +45,8 @@ class _NotConstant(Exception):
 def call_arguments(text: object, max_chars: int, whole_call: bool) -> tuple[tuple, dict] | None:
     """(args, kwargs) for `f(<text>)`, or for `text` itself when `whole_call` (it must then be a call of `f`);
     None when the call is not made of literals only, or is malformed (the child then reports why)."""
+    if not _MORTAL_INTERNING:
+        return None
     try:
         tree = _whole_call(text, max_chars) if whole_call else call_tree(text, max_chars)
         if len({k.arg for k in tree.keywords}) != len(tree.keywords):
@@ -111,8 +114,6 @@ def _constant(node: ast.AST, depth: int, merged: dict) -> object:
         if value is Ellipsis:
             raise _NotConstant
         if type(value) is str and _name_like(value):  # interned, as the compiler interns such constants
-            if not _MORTAL_INTERNING:
-                raise _NotConstant
             value = sys.intern(value)
     elif t is ast.UnaryOp and type(node.op) in (ast.USub, ast.UAdd):
         operand = _constant(node.operand, depth, merged)

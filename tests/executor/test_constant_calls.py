@@ -141,7 +141,7 @@ def test_whole_calls_and_caps():
 
 def test_the_worker_keeps_none_of_a_calls_strings():
     """Strings interned for a call die with it (else each job's strings would stay in the worker for good, and a
-    later job could probe for them); where interning is immortal (3.12) such calls are left to the child."""
+    later job could probe for them); where interning is immortal (3.12) every call is left to the child."""
     word = "".join(["never", "_seen_", "before_7c1e"])
     built = call_arguments(repr(word), 100, whole_call=False)
     if built is not None:
