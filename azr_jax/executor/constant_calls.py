@@ -2,15 +2,17 @@
 call `f` on them without compiling the call (worker.py parses them, before the fork, for jobs whose program it
 has cached).
 
-Compiling the call was the last compile in such a child: ~40 copy-on-write faults and ~0.3 ms of a ~3.5 ms job,
-most of it the compiler's first use in a fresh process. The arguments must be the very objects the compiled call
+Compiling the call was the last compile in such a child: ~40 copy-on-write faults and ~0.3 ms of a ~3.5 ms run
+job, most of it the compiler's first use in a fresh process (a checked AZR input or answer, with its AST checks:
+~125 faults and ~0.7 ms). The arguments must be the very objects the compiled call
 would have made, since a program can tell them apart (`a is b`, a set's iteration order, a string's identity):
 
   - equal constants are one object (the compiler merges them: `f(1000, 1000)` passes the same int twice, and
     two equal all-constant tuples are one tuple); -0.0 and 0.0 stay apart, as in `_PyCode_ConstantKey`;
   - ASCII identifier-like strings are interned, as code constants are;
   - a set display of more than two items is made from a frozenset constant (and a copy of it the compiler makes
-    when it merges constants), which can order colliding items differently from inserting them in turn;
+    when it merges constants), which can order colliding items differently from inserting them in turn (such a
+    set holding strings is left to the child: interning may make the compiler copy it once more);
   - lists, dicts and non-constant tuples are new objects, built in order.
 
 The child then evaluates `f(*a, **k)` with `a` and `k` as that call's locals: the same frames (so recursion limits
