@@ -30,7 +30,7 @@ import ast
 import math
 import sys
 
-from azr_jax.executor.literals import MAX_DEPTH, LiteralError, call_tree
+from azr_jax.executor.literals import MAX_DEPTH, LiteralError, call_of_f, call_tree
 
 _NUMBERS = (int, float, complex)
 # Interning in the worker is harmless only if an interned string dies with its last reference (3.11, 3.13):
@@ -65,12 +65,8 @@ def call_arguments(text: object, max_chars: int, whole_call: bool) -> tuple[tupl
 def _whole_call(text: object, max_chars: int) -> ast.Call:
     if type(text) is not str or len(text) > max_chars:
         raise _NotConstant
-    tree = ast.parse(text, "<call>", "eval").body
-    if type(tree) is not ast.Call or type(tree.func) is not ast.Name or tree.func.id != "f":
-        raise _NotConstant
-    if any(type(a) is ast.Starred for a in tree.args) or any(k.arg is None for k in tree.keywords):
-        raise _NotConstant
-    return tree
+    # Not stripped, unlike literals._parse: the child compiles the text as it is (leading blanks fail there).
+    return call_of_f(ast.parse(text, "<call>", "eval").body)
 
 
 def _deeper(depth: int) -> int:

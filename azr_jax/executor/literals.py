@@ -195,7 +195,11 @@ def call_tree(args_text: str, max_chars: int) -> ast.Call:
     requiring the whole text to become one call to `f` refuses injections such as `1) + g(2`."""
     if type(args_text) is not str or len(args_text) > max_chars:
         raise LiteralError(f"arguments not a string of at most {max_chars} characters")
-    tree = _parse(f"f({args_text}\n)", max_chars + 4)  # newline: a trailing comment cannot eat ')'
+    return call_of_f(_parse(f"f({args_text}\n)", max_chars + 4))  # newline: a trailing comment cannot eat ')'
+
+
+def call_of_f(tree: ast.AST) -> ast.Call:
+    """`tree` itself if it is one call of `f` with plain arguments (no * or **), else LiteralError."""
     if type(tree) is not ast.Call or type(tree.func) is not ast.Name or tree.func.id != "f":
         raise LiteralError("not an argument list")
     if any(type(a) is ast.Starred for a in tree.args) or any(k.arg is None for k in tree.keywords):
