@@ -104,6 +104,11 @@ class ExecutorConfig:
     uid_blocks: int = 1024  # services that can run at once on a host
     uid_lock_dir: str = "/run/azr_jax_executor"  # root-owned, 0700: who can delete a lock file can share uids
     worker_grace_s: float = 5.0  # a worker silent this long past a job's deadline is killed
+    # Each worker, and so each of its jobs' children, runs on one CPU of the service's own set (round robin).
+    # Unpinned, the kernel places a forked child on another CPU than its waiting worker, and the two halves of
+    # a job keep migrating: on 2 cores, 2 workers ran 1,020-1,120 jobs/s unpinned, 1,280-1,310 pinned (also
+    # better with one or two CPU hogs beside them; docs/executor_figures.md, fifth pass).
+    pin_workers: bool = True
 
     def __post_init__(self) -> None:
         positive = ("pool_size", "timeout_s", "memory_mb", "max_output_bytes", "max_repr_chars",
@@ -123,6 +128,8 @@ class ExecutorConfig:
             v = getattr(self, name)
             if not isinstance(v, frozenset) or not all(type(s) is str for s in v):
                 raise ValueError(f"ExecutorConfig.{name} must be a frozenset of str")
+        if type(self.pin_workers) is not bool:
+            raise ValueError(f"ExecutorConfig.pin_workers must be a bool, got {self.pin_workers!r}")
         if not isinstance(self.equality, EqualityRules):
             raise ValueError("ExecutorConfig.equality must be an EqualityRules")
         for name in ("sandbox_uid_base", "uid_block_size", "uid_blocks"):

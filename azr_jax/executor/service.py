@@ -18,6 +18,7 @@ import logging
 import marshal
 import os
 import secrets
+import select
 import selectors
 import signal
 import subprocess
@@ -55,13 +56,23 @@ def _warn_once(message: str) -> None:
         warnings.warn(f"executor isolation: {message}", RuntimeWarning, stacklevel=3)
 
 
+def _worker_cpus(size: int, block: uid_blocks.UidBlock | None) -> list[int]:
+    """A CPU for each worker, round robin over the CPUs this process may use. The start differs between
+    services on one host (the uid block's index as root, else the pid), so that small pools spread out."""
+    cpus = sorted(os.sched_getaffinity(0))
+    start = block.index * size if block else os.getpid()
+    return [cpus[(start + i) % len(cpus)] for i in range(size)]
+
+
 class _Worker:
     """One worker process and the request it is running."""
 
     _serials = itertools.count()
 
-    def __init__(self, index: int, config: ExecutorConfig, block: uid_blocks.UidBlock | None) -> None:
+    def __init__(self, index: int, config: ExecutorConfig, block: uid_blocks.UidBlock | None,
+                 cpu: int | None) -> None:
         self.index = index
+        self.cpu = None  # the CPU it runs on, as the worker reports it (None: not pinned)
         self.serial = next(self._serials)
         # LD_BIND_NOW: the dynamic linker resolves every symbol as the worker starts, so no job's child resolves
         # one on first use (each resolution writes a GOT page: ~16 copy-on-write faults a job, 304 -> 288).
@@ -76,7 +87,8 @@ class _Worker:
         # Requests sent and not yet answered, oldest (the one running) first: (task, slot, timeout_s).
         self.queue: collections.deque = collections.deque()
         self.deadline = 0.0  # for the running request's reply
-        wire.send(self.fd_in, {"config": dataclasses.asdict(config), "uid": block.uids[index] if block else None})
+        wire.send(self.fd_in, {"config": dataclasses.asdict(config), "uid": block.uids[index] if block else None,
+                               "cpu": cpu})
 
     def handshake(self) -> dict:
         deadline = time.monotonic() + _START_TIMEOUT_S
@@ -90,11 +102,17 @@ class _Worker:
                     frames = self.reader.feed(data)
                     if frames:
                         hello = codec.decode(frames[0])
+                        self.cpu = hello["cpu"]
                         if hello["pid"] != self.proc.pid:  # pid 1 of the worker's pid namespace, forked by proc
                             self.pid, self.pidfd = hello["pid"], os.pidfd_open(hello["pid"])
                         return hello
         self.kill()
         raise RuntimeError(f"executor worker {self.index} failed to start (exit code {self.proc.poll()})")
+
+    def exited(self) -> bool:
+        if self.pidfd is not None:
+            return bool(select.select([self.pidfd], [], [], 0)[0])
+        return self.proc.poll() is not None
 
     def kill(self) -> None:
         """Kills the worker and, before returning, every job child it had."""
@@ -154,8 +172,9 @@ class ExecutorService:
         self._inbox_view = memoryview(self._inbox)
         self._block = uid_blocks.claim(self.config) if os.geteuid() == 0 else None
         self.uids = self._block.uids[:size] if self._block else None
+        self._cpus = _worker_cpus(size, self._block) if self.config.pin_workers else [None] * size
         try:
-            self._workers = [_Worker(i, self.config, self._block) for i in range(size)]
+            self._workers = [_Worker(i, self.config, self._block, self._cpus[i]) for i in range(size)]
             hellos = [w.handshake() for w in self._workers]
         except BaseException:
             self.close()
@@ -179,6 +198,10 @@ class ExecutorService:
     def worker_pids(self) -> list[int]:
         """Host pids of the processes that run jobs (each forks its job's children)."""
         return [w.pid for w in self._workers]
+
+    def worker_cpus(self) -> list[int | None]:
+        """The CPU each worker and its jobs run on (config.pin_workers), None where unpinned."""
+        return [w.cpu for w in self._workers]
 
     def close(self) -> None:
         for w in self._workers:
@@ -278,12 +301,16 @@ class ExecutorService:
 
     def _send(self, worker: _Worker, task: _Task, slot: int) -> None:
         request = task.units[slot].request
+        if not worker.queue and worker.exited():  # died while idle (e.g. between batches): never saw this job
+            worker = self._replace(worker, "worker died while idle")
         worker.queue.append((task, slot, request.get("timeout_s", self.config.timeout_s)))
         if len(worker.queue) == 1:
             self._start_clock(worker)
         try:
             wire.send_body(worker.fd_in, marshal.dumps(request))
-        except OSError:
+        except OSError:  # the worker is gone and never read this request: it goes back to pending, not lost
+            worker.queue.pop()
+            self._pending.appendleft((task, slot))
             self._replace(worker, "worker died before taking the job")
 
     def _start_clock(self, worker: _Worker) -> None:
@@ -338,14 +365,14 @@ class ExecutorService:
         if task.missing == 0:
             self._advance(task, task.replies)
 
-    def _replace(self, worker: _Worker, why: str) -> None:
+    def _replace(self, worker: _Worker, why: str) -> _Worker:
         """Kills and respawns a worker. Its running job gets an error reply instead of being lost; the
         requests queued behind it never started (a worker runs one at a time), so they go back to pending."""
         self._sel.unregister(worker.fd_out)
         worker.kill()
         self.restarts += 1
         log.warning("executor worker %d (pid %d): %s; restarting", worker.index, worker.proc.pid, why)
-        fresh = _Worker(worker.index, self.config, self._block)
+        fresh = _Worker(worker.index, self.config, self._block, self._cpus[worker.index])
         fresh.handshake()
         self._workers[self._workers.index(worker)] = fresh
         self._sel.register(fresh.fd_out, selectors.EVENT_READ, fresh)
@@ -353,6 +380,7 @@ class ExecutorService:
             task, slot, _ = worker.queue.pop()
             self._pending.appendleft((task, slot))
         self._deliver(worker, {"status": J.ERROR, "error_type": "WorkerLost", "message": why})
+        return fresh
 
     def _abandon(self) -> None:
         """On early exit from submit (caller stopped iterating): busy workers would answer late, so replace them."""

@@ -208,6 +208,12 @@ def main() -> None:
     os.dup2(null, 1)
     init = wire.recv_blocking(chan_in)
     config = ExecutorConfig.from_dict(init["config"])
+    cpu = init["cpu"]
+    if cpu is not None:  # before the sandbox forks the namespace's first process: it inherits this
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError:  # the CPU left our set since the service looked (a cpuset change): run unpinned
+            cpu = None
     for name in config.preimport:
         try:
             importlib.import_module(name)
@@ -215,7 +221,7 @@ def main() -> None:
             pass
     worker = Worker(config, init["uid"])
     gc.freeze()  # the collector never touches these objects again: fewer copy-on-write faults per child
-    wire.send(chan_out, {"pid": worker.sandbox.host_pid, "mechanisms": worker.sandbox.mechanisms,
+    wire.send(chan_out, {"pid": worker.sandbox.host_pid, "cpu": cpu, "mechanisms": worker.sandbox.mechanisms,
                          "warnings": worker.sandbox.warnings})
     try:
         while (body := wire.recv_body(chan_in)) is not None:

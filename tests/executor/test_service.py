@@ -208,6 +208,43 @@ def test_a_lost_jobs_child_dies_with_its_worker():
         assert not job_children & alive(), "the lost job's child outlived its worker"
 
 
+AFFINITY = "import os\ndef f():\n    return sorted(os.sched_getaffinity(0))"
+
+
+def _allowed_cpus(pid: int) -> list:
+    return sorted(os.sched_getaffinity(pid))
+
+
+def test_each_worker_and_its_jobs_run_on_one_cpu_of_their_own():
+    allowed = _allowed_cpus(0)
+    with ExecutorService(ExecutorConfig(pool_size=2, determinism_runs=1)) as svc:
+        cpus = svc.worker_cpus()
+        assert all(c in allowed for c in cpus)
+        assert len(set(cpus)) == min(2, len(allowed)), "a small pool spreads over the CPUs"
+        assert [_allowed_cpus(pid) for pid in svc.worker_pids()] == [[c] for c in cpus]
+        seen = {r.repr for r in svc.run_batch([RunJob(AFFINITY, "f()")] * 20)}
+        assert seen and seen <= {repr([c]) for c in cpus}, "a job's child inherits its worker's CPU"
+        victim = svc.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        while _state(str(victim)) not in ("Z", None):
+            time.sleep(0.01)
+        results = svc.run_batch([RunJob(AFFINITY, "f()")] * 4)
+        assert {r.status for r in results} == {"ok"}, "a worker that died while idle loses no job"
+        assert {r.repr for r in results} <= {repr([c]) for c in cpus}
+        assert svc.restarts == 1
+        assert svc.worker_cpus() == cpus, "a replacement worker takes its predecessor's CPU"
+        assert [_allowed_cpus(pid) for pid in svc.worker_pids()] == [[c] for c in cpus]
+    assert _allowed_cpus(0) == allowed, "pinning workers leaves the caller's own affinity alone"
+
+
+def test_unpinned_workers_and_jobs_keep_the_callers_cpus():
+    allowed = _allowed_cpus(0)
+    with ExecutorService(ExecutorConfig(pool_size=2, determinism_runs=1, pin_workers=False)) as svc:
+        assert svc.worker_cpus() == [None, None]
+        assert [_allowed_cpus(pid) for pid in svc.worker_pids()] == [allowed, allowed]
+        assert {r.repr for r in svc.run_batch([RunJob(AFFINITY, "f()")] * 4)} == {repr(allowed)}
+
+
 def alive() -> set:
     return {int(p) for p in os.listdir("/proc") if p.isdigit() and _state(p) not in ("Z", None)}
 
@@ -227,6 +264,8 @@ def test_config_is_validated():
         ExecutorConfig.from_dict({"timeout": 1})
     assert ExecutorConfig.from_dict({"equality": {"float_rel_tol": 0.0}}).equality.float_rel_tol == 0.0
     assert TEST_CONFIG.pool_size == 2
+    with pytest.raises(ValueError, match="pin_workers"):
+        ExecutorConfig(pin_workers=1)
     with pytest.raises(ValueError):
         ValidateJob("deduction", "def f(x):\n    return x", ("1", "2"))
     with pytest.raises(ValueError):
