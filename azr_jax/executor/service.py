@@ -73,6 +73,7 @@ class _Worker:
                  cpu: int | None) -> None:
         self.index = index
         self.cpu = None  # the CPU it runs on, as the worker reports it (None: not pinned)
+        self.fork = ""  # how it forks job children: "libc" or "os" (forking.py)
         self.serial = next(self._serials)
         # LD_BIND_NOW: the dynamic linker resolves every symbol as the worker starts, so no job's child resolves
         # one on first use (each resolution writes a GOT page: ~16 copy-on-write faults a job, 304 -> 288).
@@ -102,7 +103,7 @@ class _Worker:
                     frames = self.reader.feed(data)
                     if frames:
                         hello = codec.decode(frames[0])
-                        self.cpu = hello["cpu"]
+                        self.cpu, self.fork = hello["cpu"], hello["fork"]
                         if hello["pid"] != self.proc.pid:  # pid 1 of the worker's pid namespace, forked by proc
                             self.pid, self.pidfd = hello["pid"], os.pidfd_open(hello["pid"])
                         return hello
@@ -199,9 +200,10 @@ class ExecutorService:
         """Host pids of the processes that run jobs (each forks its job's children)."""
         return [w.pid for w in self._workers]
 
-    def worker_cpus(self) -> list[int | None]:
-        """The CPU each worker and its jobs run on (config.pin_workers), None where unpinned."""
-        return [w.cpu for w in self._workers]
+    def worker_info(self) -> list[dict]:
+        """Per worker: `pid` (as worker_pids), `cpu` it and its jobs run on (config.pin_workers; None where
+        unpinned), `fork`: "libc" or "os", how it forks its job children (forking.py)."""
+        return [{"pid": w.pid, "cpu": w.cpu, "fork": w.fork} for w in self._workers]
 
     def close(self) -> None:
         for w in self._workers:

@@ -21,7 +21,7 @@ import select
 import signal
 import time
 
-from azr_jax.executor import child, codec, constant_calls, wire
+from azr_jax.executor import child, codec, constant_calls, forking, wire
 from azr_jax.executor.config import ExecutorConfig
 from azr_jax.executor.literals import LiteralError, parse_literal
 from azr_jax.executor.outcomes import OBSERVATION, SANDBOX_FAILED
@@ -43,6 +43,7 @@ class Worker:
                      config.max_result_bytes + 4096 + child.MAX_PROGRAM_REPORT + wire.HEADER.size)
         # Compiled programs, where no child can read them; a 16 MiB ring holds far more than 256 programs.
         self.programs = ProgramCache(config.compile_cache, 16 << 20)
+        self.fork = os.fork  # main() picks a cheaper one where it is sound (forking.py)
         c = config
         self.f_banned = "f" in c.banned_names or "f" in c.banned_modules  # a checked call `f(...)` is refused
         self.child_fields = dict(
@@ -74,7 +75,7 @@ class Worker:
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
         start = time.monotonic()
-        pid = os.fork()
+        pid = self.fork()
         if pid == 0:
             self._child(out_w, err_w, res_w, timeout, child_req)
         os.close(out_w)
@@ -214,14 +215,18 @@ def main() -> None:
             os.sched_setaffinity(0, {cpu})
         except OSError:  # the CPU left our set since the service looked (a cpuset change): run unpinned
             cpu = None
+    forking.watch_at_fork_hooks()
     for name in config.preimport:
         try:
             importlib.import_module(name)
         except ImportError:
             pass
+    fork = forking.choose_fork()  # before the sandbox: the worker's Landlock domain hides /proc
     worker = Worker(config, init["uid"])
+    worker.fork = fork
     gc.freeze()  # the collector never touches these objects again: fewer copy-on-write faults per child
-    wire.send(chan_out, {"pid": worker.sandbox.host_pid, "cpu": cpu, "mechanisms": worker.sandbox.mechanisms,
+    wire.send(chan_out, {"pid": worker.sandbox.host_pid, "cpu": cpu, "fork": "os" if worker.fork is os.fork else "libc",
+                         "mechanisms": worker.sandbox.mechanisms,
                          "warnings": worker.sandbox.warnings})
     try:
         while (body := wire.recv_body(chan_in)) is not None:

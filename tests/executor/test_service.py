@@ -218,7 +218,7 @@ def _allowed_cpus(pid: int) -> list:
 def test_each_worker_and_its_jobs_run_on_one_cpu_of_their_own():
     allowed = _allowed_cpus(0)
     with ExecutorService(ExecutorConfig(pool_size=2, determinism_runs=1)) as svc:
-        cpus = svc.worker_cpus()
+        cpus = [w["cpu"] for w in svc.worker_info()]
         assert all(c in allowed for c in cpus)
         assert len(set(cpus)) == min(2, len(allowed)), "a small pool spreads over the CPUs"
         assert [_allowed_cpus(pid) for pid in svc.worker_pids()] == [[c] for c in cpus]
@@ -232,7 +232,7 @@ def test_each_worker_and_its_jobs_run_on_one_cpu_of_their_own():
         assert {r.status for r in results} == {"ok"}, "a worker that died while idle loses no job"
         assert {r.repr for r in results} <= {repr([c]) for c in cpus}
         assert svc.restarts == 1
-        assert svc.worker_cpus() == cpus, "a replacement worker takes its predecessor's CPU"
+        assert [w["cpu"] for w in svc.worker_info()] == cpus, "a replacement worker takes its predecessor's CPU"
         assert [_allowed_cpus(pid) for pid in svc.worker_pids()] == [[c] for c in cpus]
     assert _allowed_cpus(0) == allowed, "pinning workers leaves the caller's own affinity alone"
 
@@ -240,9 +240,23 @@ def test_each_worker_and_its_jobs_run_on_one_cpu_of_their_own():
 def test_unpinned_workers_and_jobs_keep_the_callers_cpus():
     allowed = _allowed_cpus(0)
     with ExecutorService(ExecutorConfig(pool_size=2, determinism_runs=1, pin_workers=False)) as svc:
-        assert svc.worker_cpus() == [None, None]
+        assert [w["cpu"] for w in svc.worker_info()] == [None, None]
         assert [_allowed_cpus(pid) for pid in svc.worker_pids()] == [allowed, allowed]
         assert {r.repr for r in svc.run_batch([RunJob(AFFINITY, "f()")] * 4)} == {repr(allowed)}
+
+
+def test_workers_fork_through_libc_unless_a_preimport_registers_an_at_fork_hook():
+    """`random` reseeds itself in each child through an at-fork hook, which only os.fork runs: a worker
+    that pre-imports it must fork with os.fork, or every job would draw the same numbers."""
+    draw = RunJob("import random\ndef f():\n    return random.random()", "f()")
+    with ExecutorService(ExecutorConfig(pool_size=1, determinism_runs=1)) as svc:
+        assert [w["fork"] for w in svc.worker_info()] == ["libc"]
+        assert one(svc, RunJob("def f(x):\n    return x * 2", "f(21)")).repr == "42"
+    config = ExecutorConfig(pool_size=1, determinism_runs=1, preimport=("random",))
+    with ExecutorService(config) as svc:
+        assert [w["fork"] for w in svc.worker_info()] == ["os"]
+        draws = [r.repr for r in svc.run_batch([draw] * 3)]
+        assert len(set(draws)) == 3, draws
 
 
 def alive() -> set:
