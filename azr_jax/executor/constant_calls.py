@@ -37,7 +37,7 @@ _NUMBERS = (int, float, complex)
 # 3.12 makes every interned string immortal, which would keep each job's strings in the worker for good (a leak,
 # and a way for later jobs to probe them). The parser interns every identifier it reads, so there every call is
 # left to the child.
-_MORTAL_INTERNING = sys.getrefcount(sys.intern("".join(["azr_jax", "_probe"]))) < (1 << 24)
+MORTAL_INTERNING = sys.getrefcount(sys.intern("".join(["azr_jax", "_probe"]))) < (1 << 24)
 
 
 class _NotConstant(Exception):
@@ -47,7 +47,7 @@ class _NotConstant(Exception):
 def call_arguments(text: object, max_chars: int, whole_call: bool) -> tuple[tuple, dict] | None:
     """(args, kwargs) for `f(<text>)`, or for `text` itself when `whole_call` (it must then be a call of `f`);
     None when the call is not made of literals only, or is malformed (the child then reports why)."""
-    if not _MORTAL_INTERNING:
+    if not MORTAL_INTERNING:
         return None
     try:
         tree = _whole_call(text, max_chars) if whole_call else call_tree(text, max_chars)

@@ -9,6 +9,10 @@ from azr_jax.executor import ExecutorConfig, ExecutorService
 TEST_CONFIG = ExecutorConfig(pool_size=2, timeout_s=1.0, memory_mb=256, tmp_mb=16, worker_grace_s=15.0)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gate: runs with constant_calls' interning gate as the interpreter sets it")
+
+
 @pytest.fixture(scope="session")
 def service():
     with ExecutorService(TEST_CONFIG) as svc:
