@@ -75,7 +75,7 @@ class RunConfig:
     generation: GenerationConfig = GenerationConfig()
     azr: AZRConfig = AZRConfig()
     rl: RLConfig = RLConfig()
-    executor_pool_size: int = 0  # sandbox worker processes per host; 0: one per CPU core
+    executor_pool_size: int = 0  # sandbox worker processes per host; 0: one per CPU core this process may use
     steps: int = 500
     checkpoint_every: int = 10
     keep_checkpoints: int = 3

@@ -21,6 +21,7 @@ from azr_jax.azr.buffers import TaskBuffers
 from azr_jax.azr.prompts import proposer_prompt, solver_prompt
 from azr_jax.azr.tasks import InductionTask, TaskType, identity_triplet
 from azr_jax.executor import ExecutorService
+from azr_jax.executor.config import usable_cpus
 from azr_jax.checkpoint.model_checkpoint import load_model, tokenizer_path
 from azr_jax.checkpoint.train_checkpoints import TrainCheckpoints, abstract_like
 from azr_jax.model.config import get_model_config
@@ -108,7 +109,7 @@ class Trainer:
         g = config.generation
         self.prompt_buckets = _buckets(g.max_prompt_tokens)
         self.sampler = Sampler(self.model_config, self.graphdef, mesh=self.mesh, prompt_buckets=self.prompt_buckets)
-        pool_size = config.executor_pool_size or os.cpu_count() or 1
+        pool_size = config.executor_pool_size or usable_cpus()
         self.executor = ExecutorService(grounding.executor_config(config.azr, pool_size=pool_size))
         self.selfplay = SelfPlay(config, self.tokenizer, self.sampler, self.executor,
                                  TaskBuffers.initial(config.azr),

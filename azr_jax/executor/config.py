@@ -51,6 +51,12 @@ DEFAULT_PREIMPORT = (
 )
 
 
+def usable_cpus() -> int:
+    """The host's cores this process may run on: a container or `taskset` limits them (os.cpu_count does not
+    see that; workers are pinned to these CPUs, config.pin_workers)."""
+    return len(os.sched_getaffinity(0)) or 1
+
+
 @dataclass(frozen=True)
 class EqualityRules:
     """How two plain values compare when an answer is checked (see equality.py)."""
@@ -75,7 +81,7 @@ class EqualityRules:
 class ExecutorConfig:
     """Everything the executor service and its workers need; validated when built."""
 
-    pool_size: int = field(default_factory=lambda: os.cpu_count() or 1)
+    pool_size: int = field(default_factory=lambda: usable_cpus())
     timeout_s: float = 5.0  # paper: 10 s; AZR programs finish in milliseconds
     memory_mb: int = 512  # address space per job; pool_size * memory_mb must fit the host
     max_output_bytes: int = 64 * 1024  # stdout and stderr, each

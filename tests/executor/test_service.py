@@ -237,6 +237,16 @@ def test_each_worker_and_its_jobs_run_on_one_cpu_of_their_own():
     assert _allowed_cpus(0) == allowed, "pinning workers leaves the caller's own affinity alone"
 
 
+def test_default_pool_has_a_worker_per_cpu_this_process_may_use():
+    allowed = _allowed_cpus(0)
+    try:
+        os.sched_setaffinity(0, allowed[:1])  # as under `taskset -c` or a container's cpuset
+        assert ExecutorConfig().pool_size == 1
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert ExecutorConfig().pool_size == len(allowed)
+
+
 def test_unpinned_workers_and_jobs_keep_the_callers_cpus():
     allowed = _allowed_cpus(0)
     with ExecutorService(ExecutorConfig(pool_size=2, determinism_runs=1, pin_workers=False)) as svc:
