@@ -29,11 +29,15 @@ def no_persistent_compilation_cache():
     """Compile-only TPU executables cannot be read back from the suite's persistent cache (a warning per
     program) and would only fill it; this module compiles without it."""
     import jax
+    from jax.experimental.compilation_cache import compilation_cache
 
+    # JAX decides once per process whether the cache is used; reset_cache makes it look at the flag again.
     enabled = jax.config.jax_enable_compilation_cache
     jax.config.update("jax_enable_compilation_cache", False)
+    compilation_cache.reset_cache()
     yield
     jax.config.update("jax_enable_compilation_cache", enabled)
+    compilation_cache.reset_cache()
 
 
 @pytest.mark.parametrize("name, chip, devices, shape", [
