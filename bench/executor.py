@@ -34,6 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from azr_jax.executor import ExecutorConfig, ExecutorService, RunJob  # noqa: E402
+from azr_jax.executor.config import usable_cpus  # noqa: E402
 
 TEMPLATES = [
     ("def f(xs):\n    return sorted(xs, reverse=True)[:3]", lambda r: repr([r.randint(0, 99) for _ in range(8)])),
@@ -271,7 +272,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2000)
     args = parser.parse_args()
-    cores = os.cpu_count() or 1
+    cores = usable_cpus()
     jobs = programs(args.jobs)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]

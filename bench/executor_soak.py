@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from executor import programs  # noqa: E402  (bench/executor.py)
 
 from azr_jax.executor import CheckJob, ExecutorConfig, ExecutorService, RunJob, ValidateJob  # noqa: E402
+from azr_jax.executor.config import usable_cpus  # noqa: E402
 
 _ODD = {  # every Nth job is one of these instead of a normal program
     997: RunJob("def f(x):\n    return 1 // x", "f(0)"),
@@ -106,7 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--every", type=int, default=5_000, help="sample after this many jobs")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=usable_cpus())
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker mid-run")
     args = parser.parse_args()
     progs = programs(10_000, seed=1)
