@@ -81,7 +81,7 @@ class EqualityRules:
 class ExecutorConfig:
     """Everything the executor service and its workers need; validated when built."""
 
-    pool_size: int = field(default_factory=lambda: usable_cpus())
+    pool_size: int = field(default_factory=usable_cpus)
     timeout_s: float = 5.0  # paper: 10 s; AZR programs finish in milliseconds
     memory_mb: int = 512  # address space per job; pool_size * memory_mb must fit the host
     max_output_bytes: int = 64 * 1024  # stdout and stderr, each

@@ -33,7 +33,7 @@ _CHUNK = 1 << 16
 
 
 class Worker:
-    def __init__(self, config: ExecutorConfig, uid: int | None) -> None:
+    def __init__(self, config: ExecutorConfig, uid: int | None, fork=os.fork) -> None:
         self.config = config
         self.sandbox = Sandbox(config, uid)
         self.devnull = os.open(os.devnull, os.O_RDONLY)
@@ -43,7 +43,7 @@ class Worker:
                      config.max_result_bytes + 4096 + child.MAX_PROGRAM_REPORT + wire.HEADER.size)
         # Compiled programs, where no child can read them; a 16 MiB ring holds far more than 256 programs.
         self.programs = ProgramCache(config.compile_cache, 16 << 20)
-        self.fork = os.fork  # main() picks a cheaper one where it is sound (forking.py)
+        self.fork = fork  # os.fork, or libc's where it is sound (forking.choose_fork)
         c = config
         self.f_banned = "f" in c.banned_names or "f" in c.banned_modules  # a checked call `f(...)` is refused
         self.child_fields = dict(
@@ -222,8 +222,7 @@ def main() -> None:
         except ImportError:
             pass
     fork = forking.choose_fork()  # before the sandbox: the worker's Landlock domain hides /proc
-    worker = Worker(config, init["uid"])
-    worker.fork = fork
+    worker = Worker(config, init["uid"], fork)
     gc.freeze()  # the collector never touches these objects again: fewer copy-on-write faults per child
     wire.send(chan_out, {"pid": worker.sandbox.host_pid, "cpu": cpu, "fork": "os" if worker.fork is os.fork else "libc",
                          "mechanisms": worker.sandbox.mechanisms,
