@@ -4,8 +4,11 @@ import time
 
 import pytest
 
-from azr_jax.azr.tasks import (InductionTask, TaskType, Triplet, identity_triplet, normalise_input,
+from azr_jax.azr.config import AZRConfig
+from azr_jax.azr.grounding import executor_config, validate_proposals
+from azr_jax.azr.tasks import (InductionTask, Proposal, TaskType, Triplet, identity_triplet, normalise_input,
                                normalise_program, rename_entry_to_f)
+from azr_jax.executor import ExecutorService
 
 
 def test_task_type_values():
@@ -63,3 +66,118 @@ def test_rename_entry_to_f():
             "def g(a:", "class A:\n    pass"]
     for code in keep:
         assert rename_entry_to_f(code) == code
+
+
+# A method named like the entry, called through `self`, beside calls of the entry from a method body.
+METHOD_BESIDE_ENTRY = """
+class Box:
+    def process(self, x):
+        return x + 1
+
+    def run(self, x):
+        return self.process(x) * process(x - 1)
+
+def process(x):
+    return 1 if x < 1 else Box().run(x)
+"""
+
+# (program, the renamed program as ast.unparse prints it); the input is dedented and stripped.
+RENAMES = [
+    pytest.param(METHOD_BESIDE_ENTRY, """
+        class Box:
+
+            def process(self, x):
+                return x + 1
+
+            def run(self, x):
+                return self.process(x) * f(x - 1)
+
+        def f(x):
+            return 1 if x < 1 else Box().run(x)""", id="method-beside-entry"),
+    pytest.param("""
+        def process(items):
+            def process(x):
+                return x * 2
+            return [process(i) for i in items]""", """
+        def f(items):
+
+            def process(x):
+                return x * 2
+            return [process(i) for i in items]""", id="nested-def-shadows"),
+    pytest.param("""
+        class A:
+            def run(self, process):
+                return process(1)
+            def go(self):
+                process = 3
+                return process
+            def again(self):
+                return process(2)
+        def process(n):
+            return n""", """
+        class A:
+
+            def run(self, process):
+                return process(1)
+
+            def go(self):
+                process = 3
+                return process
+
+            def again(self):
+                return f(2)
+
+        def f(n):
+            return n""", id="parameter-and-local-shadow"),
+    pytest.param("""
+        class A:
+            def swap(self):
+                global process
+                process = len
+        def process(n):
+            g = lambda process=process: process(n)
+            return g() + sum((process(k) for k in range(n)))
+        result = process(3)""", """
+        class A:
+
+            def swap(self):
+                global f
+                f = len
+
+        def f(n):
+            g = lambda process=f: process(n)
+            return g() + sum((f(k) for k in range(n)))
+        result = f(3)""", id="global-lambda-default-generator"),
+    pytest.param("""
+        async def run(n):
+            return await run(n - 1)""", """
+        async def f(n):
+            return await f(n - 1)""", id="async-recursion"),
+]
+
+
+@pytest.mark.parametrize("code,expected", RENAMES)
+def test_rename_follows_python_scoping(code, expected):
+    import textwrap
+
+    assert rename_entry_to_f(textwrap.dedent(code).strip()) == textwrap.dedent(expected).strip()
+
+
+@pytest.mark.parametrize("code", [
+    "import math as process\ndef process(n):\n    return n",
+    "def process(n):\n    return n\nclass A:\n    y = process(1)\n    def process(self):\n        return 0",
+    "def process(n):\n    return [(process := k) for k in range(n)]",
+    "def process(n):\n    try:\n        return n\n    except ValueError as f:\n        return 0",
+])
+def test_rename_leaves_unfollowed_scoping_alone(code):
+    assert rename_entry_to_f(code) == code
+
+
+def test_renamed_method_program_runs_in_the_executor():
+    config = AZRConfig(timeout_s=1.0, memory_mb=256)
+    with ExecutorService(executor_config(config, pool_size=1, tmp_mb=16, worker_grace_s=3.0)) as service:
+        [outcome] = validate_proposals(service, [Proposal(TaskType.DEDUCTION, METHOD_BESIDE_ENTRY, input="2")],
+                                       config)
+    assert outcome.valid, outcome
+    # f(2) = Box().run(2) = (2 + 1) * f(1) = 3 * ((1 + 1) * f(0)) = 3 * 2 * 1
+    assert outcome.task.output == "6" and "def f(x)" in outcome.task.program
