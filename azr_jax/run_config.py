@@ -18,7 +18,7 @@ from typing import Mapping
 from azr_jax.azr.config import AZRConfig
 from azr_jax.config_overrides import ConfigError, apply_overrides, unknown_key_message
 from azr_jax.parallel.mesh import MeshConfig
-from azr_jax.rl.config import RLConfig
+from azr_jax.rl.config import REMOVED_FIELDS as REMOVED_RL_FIELDS, RLConfig
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -122,4 +122,13 @@ def load_run_config(name_or_path: str, overrides: Mapping[str, str] | None = Non
         path = CONFIGS_DIR / f"{name_or_path}.py"
         if not path.is_file():
             raise ConfigError(unknown_key_message("config name", name_or_path, available_configs()))
+    _check_removed_keys(overrides or {})
     return apply_overrides(_load_file(path), overrides or {})
+
+
+def _check_removed_keys(overrides: Mapping[str, str]) -> None:
+    """An override of a field that was removed names what replaced it (not just the close spellings)."""
+    for key in overrides:
+        section, _, field = key.partition(".")
+        if section == "rl" and field in REMOVED_RL_FIELDS:
+            raise ConfigError(f"config key {key} was removed: {REMOVED_RL_FIELDS[field]}")

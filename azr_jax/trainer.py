@@ -35,7 +35,7 @@ from azr_jax.rl import (TrainBatch, batch_shardings, compute_advantages, init_op
 from azr_jax.rl.advantages import NUM_TRR_GROUPS
 from azr_jax.parallel.sharding import param_shardings
 from azr_jax.run_config import RunConfig
-from azr_jax.sampling import Sampler
+from azr_jax.sampling import Sampler, logprob_temperature
 from azr_jax.sampling.batching import default_batch_buckets, prompts_per_call
 from azr_jax.sampling.sampler import batch_parallelism
 from azr_jax.selfplay import STOP_STRINGS, SelfPlay, StepResult, assemble_batch
@@ -74,6 +74,14 @@ def _check_rows_per_call(config: RunConfig, mesh) -> None:
         raise ValueError(f"generation.max_rows_per_call: {e} (the learnability rollouts sample "
                          f"azr.learnability_rollouts={config.azr.learnability_rollouts} rows per prompt, and "
                          f"the mesh's {shards} batch shards make the smallest call {shards} prompts)") from None
+
+
+def make_update_step(config: RunConfig, graphdef, optimizer, params, mesh):
+    """The jitted update of this run. Its log-probs are recomputed at the temperature of the sampler's
+    (generation.temperature; 1 when greedy): the one source of that temperature, so that the PPO ratio
+    compares the same distribution on both sides."""
+    return jit_update_step(graphdef, optimizer, config.rl, params,
+                           temperature=logprob_temperature(config.generation.temperature), mesh=mesh)
 
 
 def _buckets(limit: int, smallest: int = 128) -> tuple[int, ...]:
@@ -118,7 +126,7 @@ class Trainer:
         shardings = param_shardings(self.params, self.mesh)
         self.opt_state = init_opt_state(self.optimizer, self.params,
                                         opt_state_shardings(self.optimizer, self.params, shardings, self.mesh))
-        self.update = jit_update_step(self.graphdef, self.optimizer, config.rl, self.params, mesh=self.mesh)
+        self.update = make_update_step(config, self.graphdef, self.optimizer, self.params, self.mesh)
         self.batch_shardings = batch_shardings(self.mesh)
         self.advantages = jax.jit(lambda r, g, m: compute_advantages(config.rl.advantage_estimator, r, g, m,
                                                                      num_groups=NUM_TRR_GROUPS,

@@ -36,20 +36,20 @@ class RLConfig:
     # Gradient accumulation: rows per micro-batch (None: the whole batch at once).
     micro_batch_size: int | None = None
     # Sequence positions per chunk when computing log-probs, so [B, T, V] logits never exist at once.
+    # (The temperature of those log-probs is not a field: it is the sampler's, passed in by the trainer
+    # from generation.temperature, so that the two cannot disagree.)
     logprob_chunk_size: int = 512
-    # The sampler's temperature: log-probs are of softmax(logits / temperature), as the sampler drew.
-    sampling_temperature: float = 1.0
 
     def __post_init__(self):
         def fail(name, requirement):
             raise ValueError(f"RLConfig.{name} {requirement}, got {getattr(self, name)!r}")
 
         for name in ("learning_rate", "clip_eps_low", "clip_eps_high", "entropy_coef", "weight_decay",
-                     "advantage_eps", "adam_eps", "b1", "b2", "sampling_temperature"):
+                     "advantage_eps", "adam_eps", "b1", "b2"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 fail(name, "must be a finite number")
-        for name in ("learning_rate", "adam_eps", "advantage_eps", "sampling_temperature"):
+        for name in ("learning_rate", "adam_eps", "advantage_eps"):
             if getattr(self, name) <= 0:
                 fail(name, "must be positive")
         for name in ("entropy_coef", "weight_decay", "clip_eps_high"):
@@ -99,9 +99,18 @@ class RLConfig:
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RLConfig))
 
+# Fields that no longer exist, with what replaced them: a saved config or an old override that sets one
+# must fail with the reason, not with a list of close spellings.
+REMOVED_FIELDS = {
+    "sampling_temperature": "the update's log-probs are at the sampler's temperature, generation.temperature "
+                            "(greedy: 1); set that instead",
+}
+
 
 def _check_names(values: Mapping[str, Any]) -> None:
     for name in values:
+        if name in REMOVED_FIELDS:
+            raise ValueError(f"RLConfig.{name} was removed: {REMOVED_FIELDS[name]}")
         if name not in _FIELD_NAMES:
             close = difflib.get_close_matches(name, _FIELD_NAMES, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""

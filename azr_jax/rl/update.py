@@ -23,13 +23,17 @@ from azr_jax.rl.loss import ppo_clip_loss
 from azr_jax.rl.metrics import SumCount
 
 
-def batch_loss(params: nnx.State, graphdef: nnx.GraphDef, batch: TrainBatch, config: RLConfig,
-               mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES
+def batch_loss(params: nnx.State, graphdef: nnx.GraphDef, batch: TrainBatch, config: RLConfig, *,
+               temperature: float, mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES
                ) -> tuple[SumCount, dict[str, Any]]:
-    """(loss SumCount, metrics) of the PPO-clipped loss on `batch` under `params`."""
+    """(loss SumCount, metrics) of the PPO-clipped loss on `batch` under `params`.
+
+    temperature: that of the sampler's log-probs in `batch.old_logprobs_bt`
+    (azr_jax.sampling.logprob_temperature); the new log-probs are computed at the same one.
+    """
     logp_bt, entropy_bt = token_logprobs_and_entropy(
         graphdef, params, batch.tokens_bt, batch.mask_bt, chunk_size=config.logprob_chunk_size,
-        temperature=config.sampling_temperature, mesh=mesh, rules=rules)
+        temperature=temperature, mesh=mesh, rules=rules)
     if not config.entropy_coef:  # metric only: no backward pass through the entropy
         entropy_bt = jax.lax.stop_gradient(entropy_bt)
     loss, metrics = ppo_clip_loss(logp_bt, batch.old_logprobs_bt, batch.advantages_bt, batch.response_mask_bt,
@@ -40,8 +44,8 @@ def batch_loss(params: nnx.State, graphdef: nnx.GraphDef, batch: TrainBatch, con
     return loss, metrics
 
 
-def accumulate_gradients(params: nnx.State, graphdef: nnx.GraphDef, batch: TrainBatch, config: RLConfig,
-                         mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES,
+def accumulate_gradients(params: nnx.State, graphdef: nnx.GraphDef, batch: TrainBatch, config: RLConfig, *,
+                         temperature: float, mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES,
                          param_shardings: nnx.State | None = None):
     """(token-mean gradient, loss SumCount, metrics) over the whole batch, one micro-batch at a time.
 
@@ -52,7 +56,7 @@ def accumulate_gradients(params: nnx.State, graphdef: nnx.GraphDef, batch: Train
 
     def sum_and_grad(micro: TrainBatch):
         def loss_sum(p):
-            loss, metrics = batch_loss(p, graphdef, micro, config, mesh, rules)
+            loss, metrics = batch_loss(p, graphdef, micro, config, temperature=temperature, mesh=mesh, rules=rules)
             return loss.sum, (loss, metrics)
 
         (_, (loss, metrics)), grads = jax.value_and_grad(loss_sum, has_aux=True)(params)
@@ -84,8 +88,9 @@ def accumulate_gradients(params: nnx.State, graphdef: nnx.GraphDef, batch: Train
 
 
 def update_step(params: nnx.State, opt_state, batch: TrainBatch, *, graphdef: nnx.GraphDef,
-                optimizer: optax.GradientTransformation, config: RLConfig, mesh: Mesh | None = None,
-                rules: Mapping[str, MeshAxes] = DEFAULT_RULES, param_shardings: nnx.State | None = None):
+                optimizer: optax.GradientTransformation, config: RLConfig, temperature: float,
+                mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES,
+                param_shardings: nnx.State | None = None):
     """One optimizer step: (new params, new opt state, metrics).
 
     Guard: if the loss or the gradient norm is not finite, or the batch has no response tokens, the
@@ -93,7 +98,8 @@ def update_step(params: nnx.State, opt_state, batch: TrainBatch, *, graphdef: nn
     Metrics: loss and the loss metrics as SumCounts; grad_norm (before clipping), num_tokens,
     logprob_max_abs_diff, update_applied as scalars.
     """
-    grads, loss, metrics = accumulate_gradients(params, graphdef, batch, config, mesh, rules, param_shardings)
+    grads, loss, metrics = accumulate_gradients(params, graphdef, batch, config, temperature=temperature, mesh=mesh,
+                                                rules=rules, param_shardings=param_shardings)
     grad_norm = optax.tree.norm(grads)
     updates, new_opt_state = optimizer.update(grads, opt_state, params)
     new_params = optax.apply_updates(params, updates)

@@ -8,8 +8,9 @@
     out.stats: GenerateStats(prefill_seconds, decode_seconds, decode_steps, rows, calls)
 
 Rows are prompt-major (the n samples of prompt 0, then of prompt 1 ...). `tokens` include the EOS or
-stop tokens; `logprobs[i]` is log_softmax of the raw model logits (temperature 1, no top-k/top-p) at
-token i: the policy's log-probability that the PPO ratio needs, whatever distribution sampled it.
+stop tokens; `logprobs[i]` is log_softmax(logits / temperature) at token i, before top-k / top-p: the
+log-probability under the distribution that drew it (the PPO behaviour policy), which the trainer
+recomputes at the same temperature (`logprob_temperature`; greedy rows get temperature-1 log-probs).
 `finish_reason` is "eos", "stop" or "length".
 
 Prompts are left-padded into length buckets and the number of prompts into batch buckets, so a new
@@ -23,10 +24,10 @@ Without `on_finished` no callback is compiled into the loop. With `max_rows_per_
 through several device calls of at most that many rows each, which bounds the KV cache in HBM.
 """
 
-from azr_jax.sampling.params import SamplingParams
+from azr_jax.sampling.params import SamplingParams, logprob_temperature
 from azr_jax.sampling.processing import candidates, choose_tokens
 from azr_jax.sampling.results import GenerateStats, SampleOutput, SampleRow
 from azr_jax.sampling.sampler import DEFAULT_PROMPT_BUCKETS, Sampler
 
 __all__ = ["Sampler", "SamplingParams", "SampleOutput", "SampleRow", "GenerateStats", "candidates", "choose_tokens",
-           "DEFAULT_PROMPT_BUCKETS"]
+           "logprob_temperature", "DEFAULT_PROMPT_BUCKETS"]

@@ -14,7 +14,8 @@ FINISH_REASONS = {EOS: "eos", STOP: "stop", LENGTH: "length"}
 class SamplingParams:
     """How to sample; every field is checked when the object is made.
 
-    temperature: 0 means greedy (argmax); > 0 divides the logits before top-k / top-p.
+    temperature: 0 means greedy (argmax); > 0 divides the logits before top-k / top-p. The returned
+      log-probs are at this temperature (1 when greedy): see `logprob_temperature`.
     top_k: keep the k most likely tokens (0: off). top_p: keep the smallest set of most likely tokens
       whose probability reaches top_p (1.0: off); top-k is applied first, then top-p, both after the
       temperature, as Hugging Face's warpers do.
@@ -55,9 +56,24 @@ class SamplingParams:
     def greedy(self) -> bool:
         return self.temperature == 0
 
+    @property
+    def logprob_temperature(self) -> float:
+        """The temperature of the returned log-probs (see `logprob_temperature`)."""
+        return logprob_temperature(self.temperature)
+
 
 def _token_ids(ids: Sequence[int], what: str) -> tuple[int, ...]:
     ids = tuple(int(i) for i in ids)
     if any(i < 0 for i in ids):
         raise ValueError(f"SamplingParams.{what} holds a negative token id: {ids}")
     return ids
+
+
+def logprob_temperature(temperature: float) -> float:
+    """The temperature of the log-probs the sampler returns when it samples at `temperature`.
+
+    The same temperature: the log-probs are of the distribution the tokens were drawn from (the PPO
+    behaviour policy), and the trainer must recompute its own at this temperature too. Greedy decoding
+    (temperature 0) draws from no distribution; its log-probs are the model's own, at temperature 1.
+    """
+    return float(temperature) if temperature > 0 else 1.0

@@ -1,4 +1,4 @@
-"""Next-token choice from logits: temperature, top-k, top-p, and the log-probabilities returned.
+"""Next-token choice from logits: temperature, top-k, top-p, and the behaviour policy's log-probabilities.
 
 Shape letters: B rows, V vocabulary, K candidates kept after top-k (V when top-k is off).
 """
@@ -27,22 +27,29 @@ def candidates(logits_bv: jnp.ndarray, temperature, top_k: int, top_p) -> tuple[
 
 def choose_tokens(logits_bv: jnp.ndarray, key: jax.Array, temperature, top_p, *, greedy: bool,
                   top_k: int, use_top_p: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """(token_b, logprob_b): the chosen tokens and their log-probability under the raw model.
+    """(token_b, logprob_b): the chosen tokens and their log-probability under the behaviour policy.
 
-    The log-probability is log_softmax of the unprocessed (temperature 1, unfiltered) logits: the
-    policy's own probability of the token, which the PPO ratio compares with the trainer's forward
-    pass. It is not the probability under the tempered, truncated sampling distribution.
+    The log-probability is log_softmax(logits / temperature) at the chosen token: the distribution the
+    token was drawn from, before top-k / top-p filtering (as verl and OpenRLHF define the behaviour
+    policy). The trainer recomputes log-probs at the same temperature (`logprob_temperature`), so the
+    PPO ratio is 1 on-policy. Filtering is not included: a filtered-out token has probability 0 under
+    the truncated distribution but not under the tempered one, which is what the ratio compares.
+    Greedy decoding (temperature 0) draws from no distribution; it returns the model's own log-probs
+    (temperature 1) and ignores `temperature`.
     `greedy`, `top_k` and `use_top_p` are static (they change the program); temperature and top_p
     are traced, so other values do not recompile.
     """
     if greedy:
+        tempered_bv = logits_bv
         token_b = jnp.argmax(logits_bv, axis=-1).astype(jnp.int32)
-    elif top_k or use_top_p:
-        cand_logits_bk, cand_ids_bk = candidates(logits_bv, temperature, top_k, top_p if use_top_p else 1.0)
-        choice_b = jax.random.categorical(key, cand_logits_bk, axis=-1)
-        token_b = jnp.take_along_axis(cand_ids_bk, choice_b[:, None], axis=-1)[:, 0].astype(jnp.int32)
     else:
-        token_b = jax.random.categorical(key, logits_bv / temperature, axis=-1).astype(jnp.int32)
-    logprobs_bv = jax.nn.log_softmax(logits_bv, axis=-1)
+        tempered_bv = logits_bv / temperature
+        if top_k or use_top_p:
+            cand_logits_bk, cand_ids_bk = candidates(logits_bv, temperature, top_k, top_p if use_top_p else 1.0)
+            choice_b = jax.random.categorical(key, cand_logits_bk, axis=-1)
+            token_b = jnp.take_along_axis(cand_ids_bk, choice_b[:, None], axis=-1)[:, 0].astype(jnp.int32)
+        else:
+            token_b = jax.random.categorical(key, tempered_bv, axis=-1).astype(jnp.int32)
+    logprobs_bv = jax.nn.log_softmax(tempered_bv, axis=-1)
     logprob_b = jnp.take_along_axis(logprobs_bv, token_b[:, None], axis=-1)[:, 0]
     return token_b, logprob_b

@@ -11,8 +11,9 @@ import numpy as np
 class SampleRow:
     """One generated continuation.
 
-    tokens: generated ids, the EOS / stop tokens included. logprobs: float32 [len(tokens)], the raw
-    model's log-probability of each token (log_softmax of temperature-1, unfiltered logits).
+    tokens: generated ids, the EOS / stop tokens included. logprobs: float32 [len(tokens)], each token's
+    log-probability under the distribution that drew it: log_softmax(logits / temperature), before
+    top-k / top-p filtering (temperature 1 for greedy rows; see `logprob_temperature`).
     finish_reason: "eos", "stop" (a stop sequence ended it) or "length" (max_new_tokens reached).
     """
 

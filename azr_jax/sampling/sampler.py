@@ -131,7 +131,7 @@ class Sampler:
                              top_k=sampling.top_k, use_top_p=sampling.top_p < 1.0, stream=on_finished is not None)
         eos_ids = self.config.eos_token_ids if sampling.eos_ids is None else sampling.eos_ids
         controls = loop.Controls(
-            temperature=jnp.float32(sampling.temperature or 1.0), top_p=jnp.float32(sampling.top_p),
+            temperature=jnp.float32(sampling.logprob_temperature), top_p=jnp.float32(sampling.top_p),
             eos_e=jnp.asarray(stops.eos_table(eos_ids)), stop_sw=jnp.asarray(stops.stop_table(sampling.stop_sequences)),
             rng=jax.random.key(seed))
         if self.mesh is not None:

@@ -116,7 +116,7 @@ def abstract_train_state(spec: CompileSpec, mesh: Mesh):
 
 def lower_update(spec: CompileSpec, mesh: Mesh):
     graphdef, optimizer, params, opt_state = abstract_train_state(spec, mesh)
-    step = jit_update_step(graphdef, optimizer, spec.rl, params, mesh=mesh)
+    step = jit_update_step(graphdef, optimizer, spec.rl, params, temperature=spec.logprob_temperature, mesh=mesh)
     rows = batch_shardings(mesh).tokens_bt
     shape = (spec.update_rows, spec.update_length)
     batch = TrainBatch(*(jax.ShapeDtypeStruct(shape, dtype, sharding=rows)

@@ -24,6 +24,7 @@ from azr_jax.model.config import ModelConfig, get_model_config
 from azr_jax.parallel.mesh import MeshConfig
 from azr_jax.rl.config import RLConfig
 from azr_jax.sampling.batching import default_batch_buckets, pick_bucket, prompts_per_call
+from azr_jax.sampling.params import logprob_temperature
 
 # AZR_SPEC: one self-play step samples and trains on B prompts for each of the 6 (task, role) pairs, and
 # proposes B tasks of each type.
@@ -47,6 +48,7 @@ class CompileSpec:
     prefill_shape: tuple[int, int] = ()  # (prompts, n) of the device call with the most prompts; (): the decode's
     step_calls: tuple[tuple[int, int], ...] = ()  # (prompts, n) of each generate call of a step, before bucketing
     max_rows_per_call: int = 0  # GenerationConfig.max_rows_per_call (0: no limit)
+    logprob_temperature: float = 1.0  # the update's log-prob temperature (the trainer's, from generation.temperature)
 
     def __post_init__(self):
         for name in ("update_rows", "update_length", "sample_prompts", "samples_per_prompt", "prompt_length",
@@ -145,6 +147,7 @@ def compile_spec_from_run_config(run_config, slice_name: str = "v5p-8") -> Compi
         update_length=generation.max_prompt_tokens + generation.max_response_tokens,
         sample_prompts=b, samples_per_prompt=1, prompt_length=generation.max_prompt_tokens,
         max_new_tokens=generation.max_response_tokens, default_slice=slice_name,
+        logprob_temperature=logprob_temperature(generation.temperature),
         step_calls=((TASK_ROLE_PAIRS * b, 1), (TASK_TYPES * b, max(1, azr.learnability_rollouts))))
     return spec.with_sampling(generation.max_rows_per_call, data * fsdp)
 

@@ -42,6 +42,10 @@ def test_overrides_parse_by_field_type():
     ("tiny", {"steps": "many"}, "config.steps: expected int"),
     ("tiny", {"steps": "0"}, "RunConfig.steps must be >= 1"),
     ("tiny", {"rl.clip_eps_low": "1.5"}, "clip_eps_low"),
+    # One source for the log-prob temperature: the sampler's. The removed RL copy says where it went.
+    ("tiny", {"rl.sampling_temperature": "0.7"},
+     "config key rl.sampling_temperature was removed: the update's log-probs are at the sampler's temperature, "
+     "generation.temperature"),
     ("configs/nowhere.py", {}, "config file not found"),
 ])
 def test_bad_names_and_keys_fail_with_their_names(name, overrides, message):

@@ -31,4 +31,4 @@ def full_batch_step(tiny_model):
     _, graphdef, params = tiny_model
     config = RLConfig(**GRADIENT_SENSITIVE)
     optimizer = make_optimizer(config)
-    return config, optimizer, jit_update_step(graphdef, optimizer, config, params)
+    return config, optimizer, jit_update_step(graphdef, optimizer, config, params, temperature=1.0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from azr_jax.rl import RLConfig
+from azr_jax.rl import RLConfig, jit_update_step, make_optimizer
 
 
 def test_paper_defaults():
@@ -43,3 +43,14 @@ def test_frozen_and_clip_higher():
     assert (config.clip_eps_high, config.dual_clip) == (0.28, 3.0)
     with pytest.raises(AttributeError):
         config.learning_rate = 1.0  # type: ignore[misc]
+
+
+def test_removed_sampling_temperature_names_its_replacement(tiny_model):
+    """The log-prob temperature has one source, the sampler's: the RL copy is gone, and saying so beats a
+    list of close spellings. The update takes it explicitly and refuses greedy's 0 (its log-probs are at 1)."""
+    with pytest.raises(ValueError, match="RLConfig.sampling_temperature was removed: .*generation.temperature"):
+        RLConfig.from_dict({"sampling_temperature": 0.7})
+    _, graphdef, params = tiny_model
+    config = RLConfig()
+    with pytest.raises(ValueError, match="temperature of the sampler's log-probs must be a positive number"):
+        jit_update_step(graphdef, make_optimizer(config), config, params, temperature=0.0)

@@ -64,7 +64,7 @@ def test_gradient_of_chunked_logprobs_matches_full_logits(tiny_model):
 def test_jitted_logprobs_and_mismatch_check(tiny_model):
     _, graphdef, params = tiny_model
     batch = make_batch(graphdef, params)
-    logprobs = jit_token_logprobs(graphdef, RLConfig(logprob_chunk_size=4), params)
+    logprobs = jit_token_logprobs(graphdef, RLConfig(logprob_chunk_size=4), params, temperature=1.0)
     recomputed = logprobs(params, batch.tokens_bt, batch.mask_bt)
     same = logprob_mismatch(recomputed, batch.old_logprobs_bt, batch.response_mask_bt)
     assert float(same["max_abs_diff"]) < 1e-5

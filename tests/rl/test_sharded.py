@@ -29,7 +29,8 @@ def test_sharded_update_equals_unsharded(tiny_model, full_batch_step):
     opt_state = init_opt_state(optimizer, sharded_params, opt_sh)
     sharded_batch = jax.device_put(batch, batch_shardings(mesh))
     # Micro-batches of 4 rows: one row per (data, fsdp) shard in each, accumulated by the scan.
-    step = jit_update_step(graphdef, optimizer, config.replace(micro_batch_size=4), sharded_params, mesh=mesh)
+    step = jit_update_step(graphdef, optimizer, config.replace(micro_batch_size=4), sharded_params, temperature=1.0,
+                           mesh=mesh)
     new_params, new_opt, metrics = step(sharded_params, opt_state, sharded_batch)
 
     assert bool(metrics["update_applied"]) and bool(want[2]["update_applied"])

@@ -15,7 +15,7 @@ def test_loss_gradient_matches_finite_differences(tiny_model):
     config = RLConfig(entropy_coef=0.01)  # a visible entropy term, so its gradient is checked too
 
     def loss_mean(p):
-        loss, metrics = batch_loss(p, graphdef, batch, config)
+        loss, metrics = batch_loss(p, graphdef, batch, config, temperature=1.0)
         return loss.mean(), metrics
 
     # One compiled function serves the gradient and the finite-difference evaluations.
@@ -53,7 +53,7 @@ def test_micro_batched_update_equals_full_batch(tiny_model, full_batch_step):
     assert len(set(counts[0::4])) > 1 or len(set(counts[1::4])) > 1  # micro-batches differ in token count
     config, optimizer, full_step = full_batch_step
     micro_config = config.replace(micro_batch_size=2)
-    micro_step = jit_update_step(graphdef, optimizer, micro_config, params)
+    micro_step = jit_update_step(graphdef, optimizer, micro_config, params, temperature=1.0)
 
     results = []
     for step in (full_step, micro_step):

@@ -1,5 +1,6 @@
-"""Greedy generation equals transformers' greedy `generate` on the same random weights."""
+"""Greedy generation equals transformers' greedy `generate` on the same random weights, log-probs included."""
 
+import numpy as np
 import pytest
 
 from azr_jax.sampling import Sampler, SamplingParams
@@ -15,7 +16,7 @@ def test_greedy_matches_transformers(family, request):
     free = hf_greedy(hf, prompts, 16, eos_id=config.vocab_size + 5)  # an EOS that never comes
     # Make EOS a token that row 0 produces mid-way, so some rows end early and others do not.
     eos = free[0][6]
-    expected = hf_greedy(hf, prompts, 16, eos_id=eos)
+    expected, expected_logprobs = hf_greedy(hf, prompts, 16, eos_id=eos, with_logprobs=True)
     assert any(len(r) < 16 for r in expected) and any(len(r) == 16 for r in expected)
 
     sampler = request.getfixturevalue("qwen2_sampler") if family == "qwen2" else \
@@ -24,9 +25,10 @@ def test_greedy_matches_transformers(family, request):
 
     assert [r.prompt_index for r in out.rows] == list(range(len(prompts)))
     assert [r.tokens for r in out.rows] == expected
-    for row, ref in zip(out.rows, expected):
+    for row, ref, ref_logprobs in zip(out.rows, expected, expected_logprobs):
         assert row.finish_reason == ("eos" if ref[-1] == eos else "length")
-        assert row.logprobs.shape == (len(ref),)
+        # Greedy rows carry the model's own (temperature 1) log-probs: transformers' raw logits.
+        np.testing.assert_allclose(row.logprobs, ref_logprobs, atol=1e-4, rtol=0)
 
 
 def test_greedy_on_mesh_matches_transformers(qwen2, mesh):

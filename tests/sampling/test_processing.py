@@ -88,6 +88,7 @@ def test_top_k_top_p_sampling_frequencies():
     probs[kept] = np.exp(logits_v[kept] / temperature - (logits_v[kept] / temperature).max())
     probs /= probs.sum()
     assert chi_square_pvalue(tokens, probs)[0] > 1e-3
-    # The returned log-prob is the raw model's, not the filtered distribution's.
-    raw = logits_v - np.log(np.exp(logits_v - logits_v.max()).sum()) - logits_v.max()
-    np.testing.assert_allclose(logprobs, raw[tokens], atol=1e-5)
+    # The returned log-prob is the tempered distribution's, before filtering (not renormalised over `kept`).
+    tempered = logits_v / temperature
+    unfiltered = tempered - np.log(np.exp(tempered - tempered.max()).sum()) - tempered.max()
+    np.testing.assert_allclose(logprobs, unfiltered[tokens], atol=1e-5)
