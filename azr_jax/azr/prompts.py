@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from azr_jax.azr.config import PAPER_BANNED_MODULES
 from azr_jax.azr.tasks import InductionTask, TaskType, Triplet
+from azr_jax.executor.config import DEFAULT_BANNED_ATTRIBUTES, DEFAULT_BANNED_MODULES, DEFAULT_BANNED_NAMES
 
 ASSISTANT_START = "\nAssistant: <think>"  # the prompt's last characters; a completion continues from here
 
@@ -44,7 +46,19 @@ def _program_rules(banned: Sequence[str]) -> str:
     ]
     if banned:
         rules.append("- Do not import or use these modules: " + ", ".join(banned) + ".")
+    rules.append(_executor_rules(banned))
     return "\n".join(rules)
+
+
+def _executor_rules(banned: Sequence[str]) -> str:
+    """What the executor's own filter refuses beyond `banned` (executor/config.py, static_checks.py): a program
+    that breaks a rule it was never told is punished for nothing."""
+    modules = sorted(DEFAULT_BANNED_MODULES - set(banned))
+    return ("- The checker also refuses: importing " + ("or using " if modules else "") + ", ".join(modules)
+            + "; the built-in names " + ", ".join(sorted(DEFAULT_BANNED_NAMES))
+            + "; any attribute named " + ", ".join(sorted(DEFAULT_BANNED_ATTRIBUTES)) + ". A variable or "
+            "parameter of a function may still be called like a module or built-in (`time = 0`, `code`), but not "
+            "one at module level or in a class body.")
 
 
 def _reference_blocks(references: Sequence[Triplet]) -> str:
@@ -142,7 +156,7 @@ def _abduction_solver_task(t: Triplet) -> str:
     ])
 
 
-def _induction_solver_task(t: InductionTask) -> str:
+def _induction_solver_task(t: InductionTask, banned: Sequence[str]) -> str:
     pairs = "\n".join(f"<example_{i}>\n{_fence('input', x)}\n{_fence('output', y)}\n</example_{i}>"
                       for i, (x, y) in enumerate(t.visible))
     return "\n\n".join([
@@ -150,7 +164,7 @@ def _induction_solver_task(t: InductionTask) -> str:
         "Below are inputs of a hidden function with the outputs it returns, and a message about it. Work "
         "out, step by step, what the function does and write a program that behaves the same way: it will "
         "be tested on other inputs that you do not see. Check your function against each example.",
-        "### Program rules\n" + _program_rules(()),
+        "### Program rules\n" + _program_rules(banned),
         "### Examples\n" + pairs,
         "### Message\n" + _fence("message", t.message),
         "### Answer format\nInside <answer>, one ```python block, for example:\n"
@@ -158,14 +172,16 @@ def _induction_solver_task(t: InductionTask) -> str:
     ])
 
 
-def solver_prompt(task_type: TaskType, task: Triplet | InductionTask) -> str:
+def solver_prompt(task_type: TaskType, task: Triplet | InductionTask, *,
+                  banned: Sequence[str] = PAPER_BANNED_MODULES) -> str:
     """The solver prompt: deduction shows program + input, abduction program + output, induction the
-    message and the visible (input, output) pairs."""
+    message and the visible (input, output) pairs. `banned` is named to an induction solver, who writes a
+    program that the same checks as a proposal's judge (deduction and abduction answers are data only)."""
     task_type = TaskType(task_type)
     if task_type is TaskType.INDUCTION:
         if not isinstance(task, InductionTask):
             raise TypeError("an induction solver prompt needs an InductionTask")
-        return r1_prompt(_induction_solver_task(task))
+        return r1_prompt(_induction_solver_task(task, banned))
     if not isinstance(task, Triplet):
         raise TypeError(f"a {task_type.executor_name} solver prompt needs a Triplet")
     build = _deduction_solver_task if task_type is TaskType.DEDUCTION else _abduction_solver_task

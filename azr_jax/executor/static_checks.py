@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 
+from azr_jax.executor import scopes
 from azr_jax.executor.literals import LiteralError, call_tree
 
 # Calls an answer may make besides the task's own classes: the ones canonical reprs contain.
@@ -56,7 +57,10 @@ def compile_source(code: object, max_chars: int, mode: str = "exec", what: str =
 
 
 def check_banned(tree: ast.AST, modules: frozenset, names: frozenset, attributes: frozenset) -> None:
-    """Refuses imports of banned modules, banned names and attribute paths to frames/classes/globals."""
+    """Refuses imports of banned modules, attribute paths to frames/classes/globals, and reads of a banned
+    module's or builtin's name wherever they may mean that module or builtin (scopes.py): a function's own
+    variable called `time` or `open` is fine, a module-level one is not (it falls back to builtins when unset)."""
+    watched_seen = False
     for node in ast.walk(tree):
         t = type(node)
         if t is ast.Import:
@@ -66,18 +70,29 @@ def check_banned(tree: ast.AST, modules: frozenset, names: frozenset, attributes
                 raise Rejected("banned", "relative import")
             roots = [(node.module or "").split(".")[0]]
         elif t is ast.Name:
-            roots = []
-            if node.id in names or node.id in modules:
-                raise Rejected("banned", f"use of banned name {node.id!r}")
+            watched_seen = watched_seen or node.id in names or node.id in modules
+            continue
         elif t is ast.Attribute:
-            roots = []
             if node.attr in attributes:
                 raise Rejected("banned", f"access to banned attribute {node.attr!r}")
+            continue
         else:
             continue
         for root in roots:
             if root in modules:
                 raise Rejected("banned", f"import of banned module {root!r}")
+    if watched_seen:  # the scope analysis only for the few programs that use such a name at all
+        _check_banned_reads(tree, modules | names)
+
+
+def _check_banned_reads(tree: ast.AST, watched: frozenset) -> None:
+    try:
+        unsafe = scopes.unsafe_reads(tree, watched)
+    except RecursionError:
+        raise Rejected("syntax", "program nested too deeply to check") from None
+    if unsafe:
+        raise Rejected("banned", f"use of banned name {unsafe[0].id!r} (a banned module or builtin; a variable "
+                       "of that name is allowed only inside a function that assigns it)")
 
 
 def _returns_value(func: ast.FunctionDef) -> bool:

@@ -6,6 +6,7 @@ from azr_jax.azr.config import AZRConfig
 from azr_jax.azr.parsing import ParseOptions, parse_proposal, parse_solution
 from azr_jax.azr.prompts import ASSISTANT_START, proposer_prompt, r1_prompt, solver_prompt
 from azr_jax.azr.tasks import InductionTask, TaskType, Triplet
+from azr_jax.executor.config import DEFAULT_BANNED_ATTRIBUTES, DEFAULT_BANNED_MODULES, DEFAULT_BANNED_NAMES
 
 D, A, I = TaskType.DEDUCTION, TaskType.ABDUCTION, TaskType.INDUCTION
 REFS = [Triplet(f"def f(x):\n    return x + {k}", str(k), str(2 * k)) for k in range(6)]
@@ -36,6 +37,22 @@ def test_triplet_proposer_prompt(task_type):
     assert "```python" in p and "```input" in p
     assert "os, sys" in p and "random" in p  # the banned-module rule names the configured list
     assert ("output" in p.split("## Task")[1]) and ("input" in p)
+
+
+def test_prompts_that_take_a_program_state_every_rule_the_checker_applies():
+    """Issue 21 item 1: what the executor refuses beyond the paper's list is named to whoever writes a program:
+    the deduction/abduction proposers and the induction solver (the induction proposer and the other solvers
+    write literals only)."""
+    writers = [proposer_prompt(D, REFS, banned=AZRConfig().banned_modules),
+               proposer_prompt(A, REFS, banned=AZRConfig().banned_modules), solver_prompt(I, TASK)]
+    for p in writers:
+        rules = p.split("### Program rules")[1]
+        assert all(m in rules for m in DEFAULT_BANNED_MODULES | DEFAULT_BANNED_NAMES | DEFAULT_BANNED_ATTRIBUTES)
+        assert "Do not import or use these modules: random, time" in rules
+        assert "variable or parameter of a function may still be called like a module or built-in" in rules
+    assert "### Program rules" not in solver_prompt(D, REFS[0]) + solver_prompt(A, REFS[0]) + \
+        proposer_prompt(I, REFS[:1])
+    assert "Do not import or use these modules: os." in solver_prompt(I, TASK, banned=("os",))
 
 
 def test_deduction_and_abduction_proposer_prompts_differ():
