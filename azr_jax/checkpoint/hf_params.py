@@ -16,10 +16,29 @@ from azr_jax.model.config import ModelConfig
 from azr_jax.model.functional import abstract_model
 
 NP_DTYPES = {"float32": np.float32, "bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
+# Conversion dtype that keeps the source's: the dtype of the tensors read, not a rounding of them.
+AUTO_DTYPE = "auto"
 
 
 class CheckpointMismatchError(ValueError):
     """The tensors on disk do not describe the configured model."""
+
+
+def resolve_dtype(requested: str, source: Iterable[np.dtype]) -> str:
+    """The dtype to store: `requested`, or with "auto" the source tensors' own dtype.
+
+    A source in one dtype we store (float32, bfloat16, float16) keeps it. A source that mixes dtypes,
+    or is in one we do not store (float64), becomes float32: it holds bfloat16 and float16 values
+    exactly, so nothing is rounded that the source did not round already.
+    """
+    if requested != AUTO_DTYPE:
+        if requested not in NP_DTYPES:
+            raise ValueError(f"unsupported dtype {requested!r}: choose {AUTO_DTYPE!r} or one of {sorted(NP_DTYPES)}")
+        return requested
+    names = {np.dtype(d).name for d in source}
+    if len(names) == 1 and next(iter(names)) in NP_DTYPES:
+        return names.pop()
+    return "float32"
 
 
 def empty_params(config: ModelConfig) -> dict:

@@ -63,6 +63,10 @@ class SafetensorsFile:
     def keys(self) -> list[str]:
         return list(self._entries)
 
+    def dtype(self, name: str) -> np.dtype:
+        """The stored dtype of one tensor, from the header (no tensor data is read)."""
+        return _DTYPES[self._entries[name]["dtype"]]
+
     def read(self, name: str) -> np.ndarray:
         entry = self._entries[name]
         begin, end = entry["data_offsets"]
@@ -106,6 +110,9 @@ class SafetensorsCheckpoint:
 
     def keys(self) -> list[str]:
         return list(self._where)
+
+    def dtype(self, name: str) -> np.dtype:
+        return self._files[self._where[name]].dtype(name)
 
     def read(self, name: str) -> np.ndarray:
         return self._files[self._where[name]].read(name)

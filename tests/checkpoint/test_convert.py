@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import ml_dtypes
 import numpy as np
 import pytest
 import torch
@@ -50,21 +51,75 @@ def test_round_trip_through_our_checkpoint(tmp_path, family, shard):
     np.testing.assert_array_equal(hf_logits(reloaded, IDS), ref)
 
 
+def run_cli(*args):
+    return subprocess.run([sys.executable, os.path.join(REPO, "launch/convert_hf.py"), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
 def test_cli_converts_both_ways(tmp_path):
     tiny_hf_model("qwen2").save_pretrained(tmp_path / "hf")
-    run = lambda *args: subprocess.run([sys.executable, os.path.join(REPO, "launch/convert_hf.py"), *args],
-                                       capture_output=True, text=True, timeout=300)
-    r = run(f"--hf_dir={tmp_path / 'hf'}", f"--out={tmp_path / 'ckpt'}", "--param_dtype=bfloat16")
+    r = run_cli(f"--hf_dir={tmp_path / 'hf'}", f"--out={tmp_path / 'ckpt'}", "--param_dtype=bfloat16")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "converted qwen2 model" in r.stdout
+    assert "stored 26 tensors as bfloat16 (source: float32)" in r.stdout
     config = json.loads((tmp_path / "ckpt" / "model_config.json").read_text())
     assert config["param_dtype"] == "bfloat16"
-    r = run("--to_hf", f"--checkpoint={tmp_path / 'ckpt'}", f"--out={tmp_path / 'back'}")
+    r = run_cli("--to_hf", f"--checkpoint={tmp_path / 'ckpt'}", f"--out={tmp_path / 'back'}")
     assert r.returncode == 0, r.stderr[-2000:]
+    assert "stored 26 tensors as bfloat16 (source dtype)" in r.stdout
     reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "back")
     assert reloaded.dtype == torch.bfloat16
-    r = run(f"--hf_dir={tmp_path / 'nowhere'}", f"--out={tmp_path / 'x'}")
+    r = run_cli(f"--hf_dir={tmp_path / 'nowhere'}", f"--out={tmp_path / 'x'}")
     assert r.returncode != 0 and "no config.json" in r.stderr
+
+
+def test_cli_defaults_keep_a_float32_model_float32(tmp_path):
+    hf = tiny_hf_model("llama")
+    hf.save_pretrained(tmp_path / "hf")
+    r = run_cli(f"--hf_dir={tmp_path / 'hf'}", f"--out={tmp_path / 'ckpt'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "stored 21 tensors as float32 (source dtype)" in r.stdout
+    config = json.loads((tmp_path / "ckpt" / "model_config.json").read_text())
+    assert (config["param_dtype"], config["compute_dtype"]) == ("float32", "float32")
+    ref = hf_logits(hf, IDS)
+    assert np.abs(our_logits(str(tmp_path / "ckpt"), IDS) - ref).max() <= 1e-4
+    r = run_cli("--to_hf", f"--checkpoint={tmp_path / 'ckpt'}", f"--out={tmp_path / 'back'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "stored 21 tensors as float32 (source dtype)" in r.stdout
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "back")
+    assert reloaded.dtype == torch.float32
+    np.testing.assert_array_equal(hf_logits(reloaded, IDS), ref)
+
+
+def test_bfloat16_source_stays_bfloat16(tmp_path):
+    tiny_hf_model("qwen2").to(torch.bfloat16).save_pretrained(tmp_path / "hf")
+    conversion = import_hf(str(tmp_path / "hf"), str(tmp_path / "ckpt"))
+    assert (conversion.config.param_dtype, conversion.config.compute_dtype) == ("bfloat16", "bfloat16")
+    assert conversion.summary() == "stored 26 tensors as bfloat16 (source dtype)"
+    export_hf(str(tmp_path / "ckpt"), str(tmp_path / "back"))
+    source, back = SafetensorsCheckpoint(str(tmp_path / "hf")), SafetensorsCheckpoint(str(tmp_path / "back"))
+    assert sorted(back.keys()) == sorted(source.keys())
+    for name in back.keys():
+        assert back.dtype(name) == ml_dtypes.bfloat16
+        np.testing.assert_array_equal(back.read(name), source.read(name))
+    assert json.loads((tmp_path / "back" / "config.json").read_text())["torch_dtype"] == "bfloat16"
+
+
+def test_mixed_source_dtypes_are_stored_as_float32(hf_dir, tmp_path):
+    """A mix keeps every value exactly in float32; a named dtype still casts."""
+    rewrite_tensors(hf_dir, lambda t: t.update({"model.norm.weight": t["model.norm.weight"].astype(ml_dtypes.bfloat16),
+                                                "model.embed_tokens.weight": t["model.embed_tokens.weight"].astype(np.float16)}))
+    conversion = import_hf(str(hf_dir), str(tmp_path / "ckpt"))
+    assert conversion.summary() == "stored 26 tensors as float32 (source: bfloat16, float16, float32)"
+    _, _, state = load_model(str(tmp_path / "ckpt"))
+    source = SafetensorsCheckpoint(str(hf_dir))
+    np.testing.assert_array_equal(np.asarray(state["final_norm"][...]), source.read("model.norm.weight").astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(state["embedding"][...]),
+                                  source.read("model.embed_tokens.weight").astype(np.float32))
+    cast = import_hf(str(hf_dir), str(tmp_path / "ckpt16"), param_dtype="float16")
+    assert cast.config.param_dtype == "float16" and cast.summary().startswith("stored 26 tensors as float16 (source: ")
+    with pytest.raises(ValueError, match="unsupported dtype 'int8'"):
+        import_hf(str(hf_dir), str(tmp_path / "ckpt8"), param_dtype="int8")
 
 
 def test_round_trip_on_gcs(tmp_path, gcs_bucket):

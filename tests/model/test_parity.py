@@ -5,7 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+import transformers
 
+from azr_jax.checkpoint.hf_convert import export_hf, import_hf
+from azr_jax.checkpoint.model_checkpoint import load_model
 from azr_jax.model import KVCache, masks
 from azr_jax.model.functional import apply
 from azr_jax.model.testing import our_model_from_hf, tiny_hf_model
@@ -137,3 +140,30 @@ def test_blockwise_attention_matches_hf(models):
                           attention_mask=torch.tensor(mask, dtype=torch.long), do_sample=False,
                           max_new_tokens=6, min_new_tokens=6, pad_token_id=0).numpy()[:, ids.shape[1]:]
     np.testing.assert_array_equal(greedy_with_cache(config, graphdef, state, ids, mask, new_tokens=6), ref)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_float32_model_converted_with_default_flags(tmp_path, family):
+    """HF float32 safetensors -> our checkpoint -> HF, all with default dtypes: nothing is rounded."""
+    hf = tiny_hf_model(family)
+    hf.save_pretrained(tmp_path / "hf")
+    import_hf(str(tmp_path / "hf"), str(tmp_path / "ckpt"))
+    config, graphdef, state = load_model(str(tmp_path / "ckpt"))
+    ids, mask = left_padded_batch([16, 9, 3, 12], 16, config.vocab_size)
+    ref = hf_logits(hf, ids, mask)
+    assert np.abs(full_logits(graphdef, state, ids, mask) - ref)[mask].max() <= 1e-4
+    assert (config.param_dtype, config.compute_dtype) == ("float32", "float32")
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(state))
+
+    ids, mask = left_padded_batch([7, 4, 11], 11, config.vocab_size, seed=2)
+    with torch.no_grad():
+        expected = hf.generate(input_ids=torch.tensor(ids, dtype=torch.long),
+                               attention_mask=torch.tensor(mask, dtype=torch.long), do_sample=False,
+                               max_new_tokens=8, min_new_tokens=8, pad_token_id=0).numpy()[:, ids.shape[1]:]
+    np.testing.assert_array_equal(greedy_with_cache(config, graphdef, state, ids, mask, new_tokens=8), expected)
+
+    export_hf(str(tmp_path / "ckpt"), str(tmp_path / "back"))
+    reloaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "back")
+    assert reloaded.dtype == torch.float32
+    ids, mask = left_padded_batch([16, 9, 3, 12], 16, config.vocab_size)
+    np.testing.assert_array_equal(hf_logits(reloaded, ids, mask), ref)
