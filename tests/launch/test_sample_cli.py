@@ -1,4 +1,4 @@
-"""launch/sample.py on a converted checkpoint that carries its tokenizer."""
+"""launch/sample.py on converted checkpoints, with their tokenizer and without one (ids in, ids out)."""
 
 import json
 import os
@@ -57,3 +57,58 @@ def test_prompt_ids_sampling_and_bad_input(checkpoint):
     assert bad.returncode == 2 and "n (samples per prompt) must be >= 1" in bad.stderr
     bad = sample(f"--checkpoint={ckpt}", "--prompt_ids=5,x")
     assert bad.returncode != 0 and "comma-separated integers" in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def checkpoint_without_tokenizer(tmp_path_factory):
+    """Converted from a HF directory without tokenizer files: save_pretrained writes only the model
+    and its generation_config.json, which the checkpoint's tokenizer directory then holds alone."""
+    root = tmp_path_factory.mktemp("sample_ids")
+    hf = tiny_hf_model("llama")
+    hf.save_pretrained(root / "hf")
+    import_hf(str(root / "hf"), str(root / "ckpt"))
+    assert sorted(os.listdir(root / "ckpt" / "tokenizer")) == ["generation_config.json"]
+    return hf, root / "ckpt"
+
+
+def greedy_ids(hf, prompt, new_tokens):
+    with torch.no_grad():
+        out = hf.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=new_tokens,
+                          eos_token_id=hf.config.eos_token_id, pad_token_id=0)
+    return out[0, len(prompt):].tolist()
+
+
+def test_prompt_ids_json_needs_no_tokenizer(checkpoint_without_tokenizer):
+    hf, ckpt = checkpoint_without_tokenizer
+    args = (f"--checkpoint={ckpt}", "--prompt_ids=5,6,7", "--max_new_tokens=8", "--temperature=0", "--json")
+    out = sample(*args)
+    assert out.returncode == 0, out.stderr[-3000:]
+    [completion] = json.loads(out.stdout.strip().splitlines()[-1])["completions"]
+    ref = greedy_ids(hf, [5, 6, 7], 8)
+    assert completion == {"ids": ref, "finish_reason": "length"}
+
+    # Without a tokenizer, generation_config.json's EOS ids still end a generation, as HF's generate does.
+    k = next(i for i in range(1, len(ref)) if ref[i] not in ref[:i])
+    generation_config = ckpt / "tokenizer" / "generation_config.json"
+    original = generation_config.read_text()
+    generation_config.write_text(json.dumps({"eos_token_id": [1, ref[k]]}))
+    try:
+        out = sample(*args)
+    finally:
+        generation_config.write_text(original)
+    assert out.returncode == 0, out.stderr[-3000:]
+    [completion] = json.loads(out.stdout.strip().splitlines()[-1])["completions"]
+    assert completion == {"ids": ref[:k + 1], "finish_reason": "eos"}
+
+
+@pytest.mark.parametrize("args,needed_by", [
+    (["--prompt=def f(x):", "--json"], "--prompt"),
+    (["--prompt_ids=5,6", "--stop=</answer>", "--json"], "--stop"),
+    (["--prompt_ids=5,6"], "text output (without --json)"),
+])
+def test_text_without_a_tokenizer_fails_clearly(checkpoint_without_tokenizer, args, needed_by):
+    _, ckpt = checkpoint_without_tokenizer
+    out = sample(f"--checkpoint={ckpt}", "--max_new_tokens=2", *args)
+    assert out.returncode != 0
+    assert f"its tokenizer does not load (directory {ckpt}/tokenizer has no tokenizer.json" in out.stderr
+    assert f"and {needed_by} needs it; give --prompt_ids and --json" in out.stderr
