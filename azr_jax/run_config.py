@@ -18,6 +18,7 @@ from typing import Mapping
 from azr_jax.azr.config import AZRConfig
 from azr_jax.config_overrides import ConfigError, apply_overrides, unknown_key_message
 from azr_jax.parallel.mesh import MeshConfig
+from azr_jax.rl.advantages import NUM_TRR_GROUPS
 from azr_jax.rl.config import REMOVED_FIELDS as REMOVED_RL_FIELDS, RLConfig
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -123,7 +124,18 @@ def load_run_config(name_or_path: str, overrides: Mapping[str, str] | None = Non
         if not path.is_file():
             raise ConfigError(unknown_key_message("config name", name_or_path, available_configs()))
     _check_removed_keys(overrides or {})
-    return apply_overrides(_load_file(path), overrides or {})
+    config = apply_overrides(_load_file(path), overrides or {})
+    _check_mini_batches(config)  # after every override: batch size and mini-batch may both be overridden
+    return config
+
+
+def _check_mini_batches(config: RunConfig) -> None:
+    """rl.mini_batch_size must split a step's 6 x azr.batch_size sequences into equal optimizer steps. (The
+    trainer checks the rows it really trains too: padded to its mesh, they may be more.)"""
+    mini, sequences = config.rl.mini_batch_size, NUM_TRR_GROUPS * config.azr.batch_size
+    if mini and sequences % mini:
+        raise ConfigError(f"config key rl.mini_batch_size={mini} must divide the {sequences} sequences of a step "
+                          f"({NUM_TRR_GROUPS} task x role groups x azr.batch_size={config.azr.batch_size})")
 
 
 def _check_removed_keys(overrides: Mapping[str, str]) -> None:

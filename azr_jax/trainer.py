@@ -76,6 +76,15 @@ def _check_rows_per_call(config: RunConfig, mesh) -> None:
                          f"the mesh's {shards} batch shards make the smallest call {shards} prompts)") from None
 
 
+def _check_mini_batches(config: RunConfig, rows: int) -> None:
+    """rl.mini_batch_size must split the update's rows (the step's sequences, padded to the mesh) evenly."""
+    mini = config.rl.mini_batch_size
+    if mini and rows % mini:
+        raise ValueError(f"rl.mini_batch_size={mini} does not divide the {rows} rows of a step's update "
+                         f"({NUM_TRR_GROUPS} x azr.batch_size={config.azr.batch_size} sequences, padded to a "
+                         f"multiple of the mesh's batch parallelism on every process)")
+
+
 def make_update_step(config: RunConfig, graphdef, optimizer, params, mesh):
     """The jitted update of this run. Its log-probs are recomputed at the temperature of the sampler's
     (generation.temperature; 1 when greedy): the one source of that temperature, so that the PPO ratio
@@ -108,7 +117,9 @@ class Trainer:
         # orbax needs absolute local paths; gs:// URLs pass through.
         self.workdir = config.workdir if "://" in config.workdir else os.path.abspath(config.workdir)
         self.mesh = make_mesh(config.mesh)
-        _check_rows_per_call(config, self.mesh)  # before the weights load: a bad value fails at once
+        # Before the weights load: a bad value fails at once.
+        _check_rows_per_call(config, self.mesh)
+        _check_mini_batches(config, self._rows_per_process() * jax.process_count())
         self.model_config, self.graphdef, self.params = self._init_model()
         self.tokenizer = self._init_tokenizer()
         if self.tokenizer.vocab_size > self.model_config.vocab_size:
@@ -137,7 +148,7 @@ class Trainer:
         self.safety = SafetyMonitor(self.workdir,
                                     process_index=jax.process_index() if jax.process_count() > 1 else None)
         self.step = 0
-        self.skipped_updates = 0
+        self.skipped_updates = 0  # optimizer steps the update's guard refused, over the whole run
         self.peak_flops = total_peak_flops()
 
     # --- set-up ---------------------------------------------------------------------------------------
@@ -258,11 +269,13 @@ class Trainer:
                            advantages_bt=advantages)
         update_start = time.perf_counter()
         self.params, self.opt_state, update_metrics = self.update(self.params, self.opt_state, batch)
-        applied = bool(update_metrics["update_applied"])
+        skipped = int(update_metrics["skipped_steps"])
         update_s = time.perf_counter() - update_start
-        if not applied:
-            self.skipped_updates += 1
-            log(f"step {self.step}: update skipped (non-finite loss or gradient, or no response tokens)")
+        if skipped:  # the guard refused some of the iteration's optimizer steps (one per mini-batch)
+            self.skipped_updates += skipped
+            steps = skipped + int(update_metrics["optimizer_steps"])
+            log(f"step {self.step}: update skipped (non-finite loss or gradient, or no response tokens) in "
+                f"{skipped} of {steps} optimizer steps")
         step_s = time.perf_counter() - start
 
         scalars = dict(result.scalars)

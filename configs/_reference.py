@@ -9,7 +9,9 @@ from azr_jax.run_config import GenerationConfig, ModelSource, RunConfig
 def reference_run(name: str, preset: str, checkpoint: str, mesh: MeshConfig, micro_batch_size: int,
                   max_rows_per_call: int = 0) -> RunConfig:
     """B=64 per task x role (384 sequences a step), temperature 1, prompts up to 6144 and responses up to
-    8096 tokens, 500 steps, a checkpoint every 10, AdamW at a constant 1e-6 with clipping at 1.0.
+    8096 tokens, 500 steps, a checkpoint every 10, AdamW at a constant 1e-6 with clipping at 1.0, one step
+    per mini-batch of 128 sequences (3 a step, as the reference), each accumulated over micro-batches of
+    micro_batch_size rows.
 
     float32 master parameters (and so float32 Adam moments) with bfloat16 compute: at lr 1e-6 most updates
     are ~1e-4 of a weight, below bfloat16's 2^-8 resolution, and would round away. Blockwise attention:
@@ -25,7 +27,7 @@ def reference_run(name: str, preset: str, checkpoint: str, mesh: MeshConfig, mic
                                     max_rows_per_call=max_rows_per_call),
         azr=AZRConfig(batch_size=64, learnability_rollouts=8, num_references=6, seed_size=256),
         rl=RLConfig(learning_rate=1e-6, max_grad_norm=1.0, weight_decay=0.01, clip_eps_low=0.2, clip_eps_high=0.2,
-                    entropy_coef=0.001, micro_batch_size=micro_batch_size),
+                    entropy_coef=0.001, mini_batch_size=128, micro_batch_size=micro_batch_size),
         steps=500,
         checkpoint_every=10,
         keep_checkpoints=3,

@@ -1,4 +1,4 @@
-"""The training batch of one update step, its shardings, and its split into micro-batches.
+"""The training batch of one update step, its shardings, and its split into mini- and micro-batches.
 
 Layout. Row b holds one prompt followed by its sampled response, T tokens in all; any padding layout
 works (the sampler's is a left-padded prompt then a right-padded response) because positions count
@@ -56,10 +56,24 @@ def split_micro_batches(batch: TrainBatch, micro_batch_size: int) -> TrainBatch:
     """[B, T] arrays -> [B / m, m, T] with micro-batch k holding rows k, k + M, k + 2M, ... (M = B / m).
 
     Strided rather than contiguous rows: with B sharded in contiguous blocks over the devices, every
-    micro-batch then takes the same number of rows from each device and no data moves.
+    micro-batch then takes the same number of rows from each device and no data moves (when each
+    device's B / devices rows divide by M).
     """
+    return _split_strided(batch, micro_batch_size, "micro_batch_size")
+
+
+def split_mini_batches(batch: TrainBatch, mini_batch_size: int) -> TrainBatch:
+    """[B, T] arrays -> [B / m, m, T], mini-batch k holding rows k, k + M, ... as `split_micro_batches`.
+
+    Mini-batch k is the k-th optimizer step's; its micro-batches are then split from its m rows the same
+    way, so that on a sharded mesh neither split moves data.
+    """
+    return _split_strided(batch, mini_batch_size, "mini_batch_size")
+
+
+def _split_strided(batch: TrainBatch, size: int, field: str) -> TrainBatch:
     b = batch.shape[0]
-    if b % micro_batch_size:
-        raise ValueError(f"batch size {b} is not divisible by RLConfig.micro_batch_size={micro_batch_size}")
-    num_micro = b // micro_batch_size
-    return jax.tree.map(lambda x: jnp.swapaxes(x.reshape(micro_batch_size, num_micro, *x.shape[1:]), 0, 1), batch)
+    if b % size:
+        raise ValueError(f"batch size {b} is not divisible by RLConfig.{field}={size}")
+    count = b // size
+    return jax.tree.map(lambda x: jnp.swapaxes(x.reshape(size, count, *x.shape[1:]), 0, 1), batch)

@@ -33,7 +33,12 @@ class RLConfig:
     # Advantages: a name in the registry of azr_jax.rl.advantages, and the whitening epsilon.
     advantage_estimator: str = "trr++"
     advantage_eps: float = 1e-8
-    # Gradient accumulation: rows per micro-batch (None: the whole batch at once).
+    # PPO mini-batches: sequences per optimizer step. One update takes B / mini_batch_size AdamW steps over
+    # the same rollouts, the ratio clipped from the second on (the reference: 384 sequences, mini-batches
+    # of 128, 3 steps). None: one step over the whole batch.
+    mini_batch_size: int | None = None
+    # Gradient accumulation inside a mini-batch: rows per micro-batch (None: the whole mini-batch at once).
+    # The memory knob; it does not change the step. Must divide mini_batch_size.
     micro_batch_size: int | None = None
     # Sequence positions per chunk when computing log-probs, so [B, T, V] logits never exist at once.
     # (The temperature of those log-probs is not a field: it is the sampler's, passed in by the trainer
@@ -64,10 +69,13 @@ class RLConfig:
             fail("max_grad_norm", "must be positive or None")
         if self.dual_clip is not None and not self.dual_clip > 1:
             fail("dual_clip", "must be > 1 (dual-clip PPO bound c) or None")
-        if self.micro_batch_size is not None and (isinstance(self.micro_batch_size, bool)
-                                                  or not isinstance(self.micro_batch_size, int)
-                                                  or self.micro_batch_size <= 0):
-            fail("micro_batch_size", "must be a positive int or None")
+        for name in ("mini_batch_size", "micro_batch_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                fail(name, "must be a positive int or None")
+        if self.mini_batch_size and self.micro_batch_size and self.mini_batch_size % self.micro_batch_size:
+            fail("micro_batch_size", f"must divide RLConfig.mini_batch_size={self.mini_batch_size} (micro-batches "
+                                     f"accumulate the gradient of one mini-batch's optimizer step)")
         if isinstance(self.logprob_chunk_size, bool) or not isinstance(self.logprob_chunk_size, int) \
                 or self.logprob_chunk_size <= 0:
             fail("logprob_chunk_size", "must be a positive int")

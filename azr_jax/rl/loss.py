@@ -6,7 +6,7 @@ Per response token, with advantage A, ratio r = exp(logp - logp_old) and entropy
     dual clip (c > 1, only where A < 0):  L_pg = min(L_pg, -c A)    (surrogate bounded below by c A)
     L      = L_pg - entropy_coef H
 
-aggregated as a token mean over the whole step batch: sum_tokens L / number of response tokens. The
+aggregated as a token mean over one optimizer step's (mini-)batch: sum_tokens L / its response tokens. The
 loss and every metric are returned as SumCount, so micro-batches and hosts combine exactly.
 """
 

@@ -1,8 +1,10 @@
-"""The policy-gradient update: loss over micro-batches, exact token-mean gradient, guarded AdamW step.
+"""The policy-gradient update: mini-batches of guarded AdamW steps, each over micro-batches.
 
 Pure functions of (params, opt_state, batch); `azr_jax.rl.signatures` jits them with shardings and
-donation. Gradients of the loss *sum* are accumulated over micro-batches and divided once by the total
-number of response tokens, so any micro-batch size gives the full-batch token-mean gradient.
+donation. One call is one iteration over a step's rollouts: B / mini_batch_size optimizer steps (the
+PPO epoch over mini-batches). Within a step, gradients of the loss *sum* are accumulated over
+micro-batches and divided once by the mini-batch's number of response tokens, so any micro-batch size
+gives that mini-batch's exact token-mean gradient.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 
 from azr_jax.parallel.rules import DEFAULT_RULES, MeshAxes, logical_to_spec
-from azr_jax.rl.batch import TrainBatch, split_micro_batches
+from azr_jax.rl.batch import TrainBatch, split_micro_batches, split_mini_batches
 from azr_jax.rl.config import RLConfig
 from azr_jax.rl.logprobs import token_logprobs_and_entropy
 from azr_jax.rl.loss import ppo_clip_loss
@@ -91,8 +93,54 @@ def update_step(params: nnx.State, opt_state, batch: TrainBatch, *, graphdef: nn
                 optimizer: optax.GradientTransformation, config: RLConfig, temperature: float,
                 mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES,
                 param_shardings: nnx.State | None = None):
-    """One optimizer step: (new params, new opt state, metrics).
+    """One iteration over the batch's rollouts: (new params, new opt state, metrics).
 
+    The B rows are split into B / mini_batch_size mini-batches (strided, as `split_mini_batches`) and
+    each takes one guarded optimizer step (`optimizer_step`) in turn, inside one program. Every step
+    recomputes the log-probs with the params of the steps before it, against the same old log-probs of
+    the sampler: the first step's ratio is 1 (on-policy), later ones are off-policy and clipped.
+    mini_batch_size None: one step over the whole batch.
+
+    Metrics, over the whole iteration: the loss and loss metrics (ratio, clip_fraction, approx_kl, ...)
+    as SumCounts over every mini-batch's tokens; grad_norm the mean of the steps' norms (before
+    clipping); num_tokens; optimizer_steps (applied) and skipped_steps (refused by the guard);
+    update_applied (no step skipped); logprob_max_abs_diff of the first mini-batch only, the one
+    sampled by these very params (the sampler-vs-trainer mismatch); log_ratio_max_abs, max |log r| over
+    every mini-batch (that mismatch plus how far the earlier steps moved the policy).
+    """
+    b = batch.shape[0]
+    mini_batch_size = config.mini_batch_size or b
+
+    def step(carry, mini: TrainBatch):
+        params, opt_state = carry
+        mini = _constrain(mini, mesh, rules, ("batch", "length"))
+        params, opt_state, metrics = optimizer_step(params, opt_state, mini, graphdef=graphdef, optimizer=optimizer,
+                                                    config=config, temperature=temperature, mesh=mesh, rules=rules,
+                                                    param_shardings=param_shardings)
+        if param_shardings is not None:
+            params = jax.lax.with_sharding_constraint(params, param_shardings)
+        return (params, opt_state), metrics
+
+    if mini_batch_size == b:  # one step: no loop in the program
+        (params, opt_state), metrics = step((params, opt_state), batch)
+        per_step = jax.tree.map(lambda x: x[None], metrics)
+    else:
+        minis = _constrain(split_mini_batches(batch, mini_batch_size), mesh, rules, (None, "batch", "length"))
+        (params, opt_state), per_step = jax.lax.scan(step, (params, opt_state), minis)
+    return params, opt_state, _iteration_metrics(per_step)
+
+
+def optimizer_step(params: nnx.State, opt_state, batch: TrainBatch, *, graphdef: nnx.GraphDef,
+                   optimizer: optax.GradientTransformation, config: RLConfig, temperature: float,
+                   mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES,
+                   param_shardings: nnx.State | None = None):
+    """One optimizer step on all of `batch` (a mini-batch): (new params, new opt state, metrics).
+
+    The gradient is that of the token mean of the loss over this batch's response tokens: each step
+    minimises its own mini-batch's token-mean loss, as the reference's token-mean loss aggregation does
+    per mini-batch (a step's size then does not depend on how many tokens other mini-batches hold).
+    Micro-batches only split the work: their loss sums are added and divided once by the batch's token
+    count, so micro_batch_size changes memory, not the step.
     Guard: if the loss or the gradient norm is not finite, or the batch has no response tokens, the
     old params and opt state are returned unchanged and metrics["update_applied"] is False.
     Metrics: loss and the loss metrics as SumCounts; grad_norm (before clipping), num_tokens,
@@ -109,6 +157,18 @@ def update_step(params: nnx.State, opt_state, batch: TrainBatch, *, graphdef: nn
     new_opt_state = jax.tree.map(keep_if_applied, new_opt_state, opt_state)
     metrics = {"loss": loss, **metrics, "grad_norm": grad_norm, "num_tokens": loss.count, "update_applied": applied}
     return new_params, new_opt_state, metrics
+
+
+def _iteration_metrics(per_step: dict) -> dict:
+    """Metrics of the optimizer steps of one iteration (a leading [steps] axis) -> the iteration's."""
+    summed = {name: jax.tree.map(lambda x: jnp.sum(x, axis=0), value) for name, value in per_step.items()
+              if isinstance(value, SumCount)}
+    applied_s = per_step["update_applied"]
+    return {**summed, "grad_norm": jnp.mean(per_step["grad_norm"]), "num_tokens": jnp.sum(per_step["num_tokens"]),
+            "logprob_max_abs_diff": per_step["logprob_max_abs_diff"][0],
+            "log_ratio_max_abs": jnp.max(per_step["logprob_max_abs_diff"]),
+            "optimizer_steps": jnp.sum(applied_s.astype(jnp.int32)),
+            "skipped_steps": jnp.sum((~applied_s).astype(jnp.int32)), "update_applied": jnp.all(applied_s)}
 
 
 def _combine_metrics(total: dict, new: dict) -> dict:

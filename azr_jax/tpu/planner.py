@@ -65,10 +65,11 @@ def mesh_candidates(spec: CompileSpec, num_devices: int) -> list[MeshConfig]:
     return meshes
 
 
-def micro_batch_candidates(update_rows: int, batch_parallel: int) -> list[int]:
-    """Micro-batch sizes (rows) that shard evenly: k rows per batch-parallel device group, ascending."""
-    return [k * batch_parallel for k in range(1, update_rows // batch_parallel + 1)
-            if update_rows % (k * batch_parallel) == 0]
+def micro_batch_candidates(mini_batch_rows: int, batch_parallel: int) -> list[int]:
+    """Micro-batch sizes (rows) that shard evenly and divide a mini-batch: k rows per batch-parallel device
+    group, ascending."""
+    return [k * batch_parallel for k in range(1, mini_batch_rows // batch_parallel + 1)
+            if mini_batch_rows % (k * batch_parallel) == 0]
 
 
 def _fraction(spec: CompileSpec, mesh, program_names, hbm: int) -> float:
@@ -105,7 +106,7 @@ def plan(spec: CompileSpec, slice_name: str, headroom: float = DEFAULT_HEADROOM,
 
 
 def _plan_update(spec: CompileSpec, mesh, batch_parallel: int, mesh_text: str, trial) -> CompileSpec | None:
-    micros = micro_batch_candidates(spec.update_rows, batch_parallel)
+    micros = micro_batch_candidates(spec.mini_batch_rows, batch_parallel)  # micro-batches split one mini-batch
     if not micros:
         return None
     for remat in REMAT_ORDER:

@@ -1,7 +1,8 @@
 """Ahead-of-time compilation of the three hot programs for a TPU slice, from abstract arrays only.
 
 The programs are the ones the trainer runs, jitted the way their packages jit them:
-  update   azr_jax.rl.jit_update_step (params and optimizer state donated, micro-batched gradients)
+  update   azr_jax.rl.jit_update_step (params and optimizer state donated, one optimizer step per mini-batch,
+           micro-batched gradients)
   prefill  azr_jax.sampling.loop.prefill (prompts -> KV cache and the first token of every row)
   decode   azr_jax.sampling.loop.decode (the donated while loop of single-token steps)
 Arguments are ShapeDtypeStructs carrying NamedShardings on a mesh of the slice's compile-only devices,
@@ -9,7 +10,7 @@ so nothing is allocated; the compiled program reports its per-device memory and 
 
 `cost_analysis()` counts the body of a loop once (scan over layers, micro-batch scan, the decode while
 loop, and the collective-matmul loops XLA makes on large meshes), so `probe_cost` compiles the same
-program with 1 and 2 unrolled layers and one micro-batch, on a 4-chip mesh with the same per-device
+program with 1 and 2 unrolled layers and one micro-batch of one step, on a 4-chip mesh with the same per-device
 shapes, and extrapolates linearly in the layer count: per-layer and per-step costs come from the
 compiler, not from a formula.
 """
@@ -247,7 +248,8 @@ def _probe_setup(spec: CompileSpec, mesh: Mesh, chip_name: str) -> tuple[Compile
 
     micro = spec.micro_batch_rows
     probe = spec.replace(mesh=MeshConfig(data=1, fsdp=probe_parallel, tensor=tensor), update_rows=rows(micro),
-                         rl=spec.rl.replace(micro_batch_size=None, logprob_chunk_size=spec.update_length),
+                         rl=spec.rl.replace(mini_batch_size=None, micro_batch_size=None,
+                                            logprob_chunk_size=spec.update_length),
                          sample_prompts=rows(spec.sample_prompts),
                          prefill_shape=(rows(spec.prefill_call[0]), spec.prefill_call[1]))
     return probe, make_mesh(probe.mesh, devices=topology_devices(slice_name))
@@ -266,7 +268,8 @@ def probe_cost(name: str, spec: CompileSpec, mesh: Mesh, chip_name: str) -> HloC
     Compiles the program with 1 and 2 unrolled layers (the update: one micro-batch, one log-prob chunk)
     on a small mesh with the same per-device shapes (see _probe_setup), and extrapolates:
     cost(L) = cost(1) + (L - 1) * (cost(2) - cost(1)); the update is multiplied by the number of
-    micro-batches (its optimizer step, a small term, is then counted that many times). The decode
+    micro-batches over all its optimizer steps (the optimizer step, a small term, is then counted once
+    per micro-batch rather than once per mini-batch). The decode
     loop's body is counted once by cost_analysis: that is one step.
 
     Blockwise attention loops over key blocks too. Unrolling all of them (28 at 14k tokens, forward,

@@ -1,8 +1,9 @@
 """What `compile_check` compiles: one run config's model, mesh and the shapes of its three hot programs.
 
 A CompileSpec fixes everything that changes a compiled program: the model architecture and its
-dtypes / remat / scan, the mesh, the RL update's micro-batch, and the shapes
-  update:  update_rows x update_length tokens (every sequence of one self-play step, prompt + response)
+dtypes / remat / scan, the mesh, the RL update's mini- and micro-batches, and the shapes
+  update:  update_rows x update_length tokens (every sequence of one self-play step, prompt + response),
+           one optimizer step per mini-batch, each accumulated over micro-batches
   prefill: prefill_call (prompts, n) with prompt_length slots (the device call with the most prompts)
   decode:  decode_call, sample_prompts * samples_per_prompt rows, against a cache of prompt_length +
            max_new_tokens slots (the device call with the most rows).
@@ -55,10 +56,11 @@ class CompileSpec:
                      "max_new_tokens"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"CompileSpec.{name} must be positive, got {getattr(self, name)}")
-        micro = self.rl.micro_batch_size
-        if micro is not None and self.update_rows % micro:
-            raise ValueError(f"CompileSpec {self.name}: update_rows {self.update_rows} is not divisible by "
-                             f"rl.micro_batch_size {micro}")
+        for name in ("mini_batch_size", "micro_batch_size"):
+            size = getattr(self.rl, name)
+            if size is not None and self.update_rows % size:
+                raise ValueError(f"CompileSpec {self.name}: update_rows {self.update_rows} is not divisible by "
+                                 f"rl.{name} {size}")
 
     @property
     def sample_rows(self) -> int:
@@ -87,11 +89,21 @@ class CompileSpec:
         return self.prompt_length + self.max_new_tokens
 
     @property
+    def mini_batch_rows(self) -> int:
+        """Rows of one optimizer step."""
+        return self.rl.mini_batch_size or self.update_rows
+
+    @property
+    def num_optimizer_steps(self) -> int:
+        return self.update_rows // self.mini_batch_rows
+
+    @property
     def micro_batch_rows(self) -> int:
-        return self.rl.micro_batch_size or self.update_rows
+        return self.rl.micro_batch_size or self.mini_batch_rows
 
     @property
     def num_micro_batches(self) -> int:
+        """Micro-batches of the whole update, over all its optimizer steps."""
         return self.update_rows // self.micro_batch_rows
 
     def replace(self, **changes: Any) -> "CompileSpec":
@@ -101,7 +113,8 @@ class CompileSpec:
         m = self.model
         return (f"{self.name}: {m.num_params / 1e9:.2f}B params ({m.param_dtype} params, {m.compute_dtype} compute, "
                 f"remat={m.remat}, scan_layers={m.scan_layers}, {m.attention_impl} attention); mesh data={self.mesh.data} fsdp={self.mesh.fsdp} "
-                f"tensor={self.mesh.tensor}; update {self.update_rows}x{self.update_length} tokens in micro-batches "
+                f"tensor={self.mesh.tensor}; update {self.update_rows}x{self.update_length} tokens in "
+                f"{self.num_optimizer_steps} optimizer step(s) of {self.mini_batch_rows} rows, micro-batches "
                 f"of {self.micro_batch_rows} rows; prefill {self.prefill_call[0]}x{self.prompt_length}; decode "
                 f"{self.sample_prompts}x{self.samples_per_prompt} rows x {self.cache_length} cache slots"
                 + (f" (at most {self.max_rows_per_call} rows per call)" if self.max_rows_per_call else ""))

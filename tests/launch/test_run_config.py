@@ -21,6 +21,8 @@ def test_every_named_config_loads_and_follows_the_reference_run():
         if name != "tiny":
             assert config.azr.batch_size == 64 and config.azr.learnability_rollouts == 8
             assert config.rl.learning_rate == 1e-6 and config.steps == 500 and config.checkpoint_every == 10
+            # The reference's 3 optimizer steps a step: 384 sequences in mini-batches of 128.
+            assert config.rl.mini_batch_size == 128
             assert config.generation.max_prompt_tokens == 6144 and config.generation.max_response_tokens == 8096
             # float32 master weights, bfloat16 compute, blockwise attention (docs/tpu_figures.md).
             assert (config.model.param_dtype, config.model.compute_dtype) == ("float32", "bfloat16")
@@ -46,11 +48,20 @@ def test_overrides_parse_by_field_type():
     ("tiny", {"rl.sampling_temperature": "0.7"},
      "config key rl.sampling_temperature was removed: the update's log-probs are at the sampler's temperature, "
      "generation.temperature"),
+    ("tiny", {"rl.mini_batch_size": "5"},
+     "config key rl.mini_batch_size=5 must divide the 24 sequences of a step (6 task x role groups x "
+     "azr.batch_size=4)"),
     ("configs/nowhere.py", {}, "config file not found"),
 ])
 def test_bad_names_and_keys_fail_with_their_names(name, overrides, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_run_config(name, overrides)
+
+
+def test_mini_batch_is_checked_after_every_override():
+    # 6 x 32 = 192 sequences: mini-batches of 128 would not divide them, the 64 set next do.
+    config = load_run_config("azr_7b", {"azr.batch_size": "32", "rl.mini_batch_size": "64"})
+    assert (config.azr.batch_size, config.rl.mini_batch_size, config.rl.micro_batch_size) == (32, 64, 32)
 
 
 def test_tpu_run_reports_unknown_key_before_doing_any_work(tmp_path):

@@ -71,6 +71,9 @@ def test_run_configs_resolve_to_the_reference_shapes():
     assert spec.prefill_call == (512, 1)
     assert (spec.sample_prompts, spec.samples_per_prompt, spec.cache_length) == (256, 8, 6144 + 8096)
     assert spec.default_slice == "v5p-64"
+    # The reference's 3 AdamW steps of 128 sequences a step, each accumulated in micro-batches of 32 rows.
+    assert (spec.num_optimizer_steps, spec.mini_batch_rows, spec.micro_batch_rows) == (3, 128, 32)
+    assert spec.num_micro_batches == 12 and "3 optimizer step(s) of 128 rows" in spec.summary()
     configured = resolve_compile_spec("azr_7b")  # at most 1024 rows per call: 128 learnability prompts x 8
     assert configured.prefill_call == (512, 1) and configured.sample_rows == 1024
     assert (configured.sample_prompts, configured.samples_per_prompt) == (128, 8)
@@ -126,6 +129,23 @@ def test_tiny_config_compiles_and_fits_a_small_v5p(tiny_report):
     out = tiny_report.to_json()
     assert out["fits"] is True and out["mesh"] == {"data": 1, "fsdp": 4, "tensor": 1}
     assert "DOES NOT FIT" not in tiny_report.format()
+
+
+@needs_libtpu
+def test_update_compiles_with_its_mini_batch_loop():
+    """rl.mini_batch_size puts the optimizer steps in a loop of the one update program (one while loop more
+    than the single-step program: the micro-batch scan is inside it); it compiles and fits a small v5p."""
+    from azr_jax.tpu.programs import compile_programs, lower_update, slice_mesh
+
+    single = resolve_compile_spec("tiny", SMALL_TINY)
+    mini = resolve_compile_spec("tiny", {**SMALL_TINY, "rl.mini_batch_size": "8"})
+    assert (mini.num_optimizer_steps, mini.mini_batch_rows, mini.micro_batch_rows) == (3, 8, 8)
+    mesh = slice_mesh(single, "v5p-8")
+    loops = {name: lower_update(spec, mesh).as_text().count("stablehlo.while")
+             for name, spec in (("single", single), ("mini", mini))}
+    assert loops["mini"] == loops["single"] + 1, loops
+    update = compile_programs(mini, mesh, ("update",))["update"]
+    assert update.error is None and 0 < update.memory.total_bytes < 0.01 * parse_slice("v5p-8").chip.hbm_bytes
 
 
 @needs_libtpu

@@ -12,7 +12,7 @@ from azr_jax.azr.tasks import Proposal, TaskType
 from azr_jax.checkpoint.train_checkpoints import abstract_like
 from azr_jax.rl.advantages import NUM_TRR_GROUPS
 from azr_jax.selfplay import SelfPlay
-from azr_jax.trainer import Trainer
+from azr_jax.trainer import Trainer, make_update_step
 from tests_trainer_helpers import small_config
 
 GROUND_TRUTH_PROPOSALS = [
@@ -123,6 +123,28 @@ def test_split_generate_calls_keep_each_response_with_its_prompt(trainer, monkey
     scalars = trainer.learn(result, start=0.0)
     assert scalars["pg/update_applied"] == 1.0
     assert scalars["pg/logprob_max_abs_diff"] < 1e-3
+
+
+def test_mini_batched_update_takes_one_optimizer_step_per_mini_batch(trainer):
+    """rl.mini_batch_size=4: the step's 16 rows (12 sequences padded to the 8 devices) take 4 AdamW steps."""
+    config = dataclasses.replace(trainer.config, rl=trainer.config.rl.replace(mini_batch_size=4))
+    single_step = trainer.update
+    trainer.update = make_update_step(config, trainer.graphdef, trainer.optimizer, trainer.params, trainer.mesh)
+    try:
+        result = trainer.selfplay.step(trainer.params, 4, seed=0)
+        scalars = trainer.learn(result, start=0.0)
+    finally:
+        trainer.update = single_step
+    assert (scalars["pg/optimizer_steps"], scalars["pg/skipped_steps"]) == (4.0, 0.0)
+    assert scalars["pg/update_applied"] == 1.0
+    assert scalars["pg/logprob_max_abs_diff"] < 1e-3  # the first mini-batch is on-policy
+    assert scalars["pg/num_tokens"] == sum(len(r.response_ids) for r in result.rollouts)
+
+
+def test_mini_batch_that_does_not_divide_the_padded_rows_fails_before_anything_loads(tmp_path):
+    # 12 sequences divide by 12 (the config loads), but on 8 devices a step trains 16 rows.
+    with pytest.raises(ValueError, match=r"rl.mini_batch_size=12 does not divide the 16 rows of a step's update"):
+        Trainer(small_config(tmp_path, **{"rl.mini_batch_size": 12}))
 
 
 def test_rows_per_call_too_small_for_a_step_fails_before_anything_loads(tmp_path):
