@@ -27,6 +27,7 @@ setup(
         "fsspec>=2025.1",
         "absl-py>=2.1",
         "tensorboardX==2.6.5",
+        "matplotlib>=3.8",  # the pretraining and held-out evaluation curves (PNG)
     ],
     extras_require={
         "test": [
