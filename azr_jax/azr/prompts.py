@@ -137,7 +137,8 @@ def _deduction_solver_task(t: Triplet) -> str:
         "## Task: predict the output of a Python program",
         "Work out, step by step, what the program returns when `f` is called with the input below. Give "
         "the returned value as a Python literal in an ```output block: quote strings, use a tuple for a "
-        "tuple, and so on.",
+        "tuple, and so on; write a Counter, OrderedDict, defaultdict, namedtuple or range as Python prints it "
+        "(`Counter({'a': 2})`, `defaultdict(int, {'a': 1})` with the factory by name, `P(x=1, y=2)`, `range(0, 5)`).",
         "### Program\n" + _fence("python", t.program),
         "### Input\n" + _fence("input", t.input),
         "### Answer format\nInside <answer>, for example:\n" + _fence("output", "{'total': 7, 'items': ['a']}"),

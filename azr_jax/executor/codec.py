@@ -8,16 +8,25 @@ Layout: one tag byte, then a payload. Lengths and counts are 4-byte big-endian u
   N None | T True | F False | i int (signed big-endian bytes) | f float (8-byte IEEE, keeps nan
   payloads and -0.0) | c complex (two doubles) | s str (UTF-8, surrogatepass) | b bytes |
   l list | t tuple | S set | Z frozenset | d dict (key, value, key, value, ...)
+The deterministic stdlib values a program commonly returns, each as a tag followed by plain encodings:
+  C Counter (a dict) | O OrderedDict (a dict, in the OrderedDict's order) | D defaultdict (the name of its
+  factory, FACTORIES, then a dict) | r range (a tuple start, stop, step) | n namedtuple (NamedTupleValue: its
+  type's name, a tuple of field names, a tuple of values)
+A namedtuple's class is model code: it is read with type's and tuple's own slots, never its methods, and
+carried as a NamedTupleValue; the other four are exact stdlib types, rebuilt as such.
 """
 
 from __future__ import annotations
 
+import keyword
 import struct
+from collections import Counter, OrderedDict, defaultdict
+from dataclasses import dataclass
 
 MAX_DEPTH = 100
 # Bound at import: a job's child encodes its result after model code ran, and model code may have patched
 # `builtins.type` or `builtins.len`; restoring all of builtins instead would fault ~70 pages per job.
-_type, _len = type, len
+_type, _len, _set, _all, _iskeyword = type, len, set, all, keyword.iskeyword
 
 _LEN = struct.Struct(">I")
 _F64 = struct.Struct(">d")
@@ -25,6 +34,42 @@ _C128 = struct.Struct(">dd")
 _SEQ_TAGS = {list: b"l", tuple: b"t", set: b"S", frozenset: b"Z"}
 _SEQ_TYPES = {b"l": list, b"t": tuple, b"S": set, b"Z": frozenset}
 _COUNTED_TAGS = frozenset({b"i", b"s", b"b", b"d", *_SEQ_TYPES})
+_WRAPPED_DICTS = {Counter: b"C", OrderedDict: b"O"}
+# The factories a defaultdict may have, named as its canonical repr names them; any other (a lambda, a model
+# class) has no stable value. A list of pairs: a factory is matched by identity, never hashed.
+FACTORIES = ((None, "None"), (int, "int"), (float, "float"), (complex, "complex"), (str, "str"), (bytes, "bytes"),
+             (bool, "bool"), (list, "list"), (tuple, "tuple"), (dict, "dict"), (set, "set"),
+             (frozenset, "frozenset"), (Counter, "Counter"), (OrderedDict, "OrderedDict"))
+FACTORY_BY_NAME = {name: factory for factory, name in FACTORIES}
+# Names a namedtuple may not have: its canonical repr would read back as that call (literals.py).
+RESERVED_CALLS = frozenset({"float", "complex", "set", "frozenset", "range", "Counter", "OrderedDict",
+                            "defaultdict"})
+# A namedtuple read without calling its class: type's own descriptors and tuple's own slots.
+_type_bases = type.__dict__["__bases__"].__get__
+_type_dict = type.__dict__["__dict__"].__get__
+_type_name = type.__dict__["__name__"].__get__
+_tuple_items = tuple.__getitem__
+_ALL = slice(None)
+_dict_items, _ordered_items = dict.items, OrderedDict.items
+
+
+@dataclass(frozen=True)
+class NamedTupleValue:
+    """A namedtuple as plain data: its type's name, field names and values. Equal only to another with the
+    same three (equality.py), whatever the model's class says of itself."""
+
+    name: str
+    fields: tuple
+    values: tuple
+
+    def __post_init__(self) -> None:
+        names = (self.name, *self.fields) if _type(self.fields) is tuple else ()
+        if not names or not _all(_type(n) is str and n.isidentifier() and not _iskeyword(n) for n in names):
+            raise ValueError("a namedtuple's name and fields must be identifiers")
+        if self.name in RESERVED_CALLS or _len(_set(self.fields)) != _len(self.fields):
+            raise ValueError("a namedtuple's name is reserved or its fields repeat")
+        if _type(self.values) is not tuple or _len(self.values) != _len(self.fields):
+            raise ValueError("a namedtuple needs one value per field")
 
 
 class NotPlain(TypeError):
@@ -82,15 +127,57 @@ def _encode(x: object, depth: int, out: bytearray, max_bytes: int) -> None:
         for item in x:
             _encode(item, depth + 1, out, max_bytes)
     elif t is dict:
-        out += b"d"
-        out += _LEN.pack(_len(x))
-        for k, v in x.items():
-            _encode(k, depth + 1, out, max_bytes)
-            _encode(v, depth + 1, out, max_bytes)
+        _encode_pairs(_dict_items(x), _len(x), depth, out, max_bytes)
     else:
-        raise NotPlain(f"type {t.__name__!r} is not plain data")
+        _encode_stdlib(x, t, depth, out, max_bytes)
     if _len(out) > max_bytes:
         raise TooLarge(f"encoding exceeds {max_bytes} bytes")
+
+
+def _encode_pairs(pairs, n: int, depth: int, out: bytearray, max_bytes: int) -> None:
+    out += b"d"
+    out += _LEN.pack(n)
+    for k, v in pairs:
+        _encode(k, depth + 1, out, max_bytes)
+        _encode(v, depth + 1, out, max_bytes)
+
+
+def _encode_stdlib(x: object, t: type, depth: int, out: bytearray, max_bytes: int) -> None:
+    """The stdlib values besides the builtins (tags C, O, D, r, n); NotPlain for anything else."""
+    if t in _WRAPPED_DICTS:
+        out += _WRAPPED_DICTS[t]
+        _encode_pairs((_ordered_items if t is OrderedDict else _dict_items)(x), _len(x), depth, out, max_bytes)
+    elif t is defaultdict:
+        out += b"D"
+        _encode(_factory_name(x.default_factory), depth + 1, out, max_bytes)
+        _encode_pairs(_dict_items(x), _len(x), depth, out, max_bytes)
+    elif t is range:
+        out += b"r"
+        _encode((x.start, x.stop, x.step), depth + 1, out, max_bytes)
+    else:
+        value = x if t is NamedTupleValue else _named_tuple(x, t)
+        out += b"n"
+        _encode(value.name, depth + 1, out, max_bytes)
+        _encode(value.fields, depth + 1, out, max_bytes)
+        _encode(value.values, depth + 1, out, max_bytes)
+
+
+def _factory_name(factory: object) -> str:
+    for known, name in FACTORIES:
+        if factory is known:
+            return name
+    raise NotPlain("a defaultdict whose factory is not a builtin or collections type")
+
+
+def _named_tuple(x: object, t: type) -> NamedTupleValue:
+    """A namedtuple (collections or typing) as plain data: a direct subclass of tuple with a `_fields` tuple,
+    of the plain metaclass; its name, fields and items read from type's and tuple's own slots."""
+    if _type(t) is not type or _type_bases(t) != (tuple,):
+        raise NotPlain(f"type {_type_name(t)!r} is not plain data")
+    try:
+        return NamedTupleValue(_type_name(t), _type_dict(t).get("_fields"), _tuple_items(x, _ALL))
+    except ValueError as e:
+        raise NotPlain(str(e)) from None
 
 
 def decode(data: bytes) -> object:
@@ -132,6 +219,8 @@ def _decode(data: bytes, pos: int, depth: int) -> tuple:
         pos, end = end, _take(data, end, 16)
         re, im = _C128.unpack_from(data, pos)
         return complex(re, im), end
+    if tag in _STDLIB_TAGS:
+        return _decode_stdlib(tag, data, end, depth)
     if tag not in _COUNTED_TAGS:
         raise BadFrame(f"unknown tag {tag!r}")
     pos, end = end, _take(data, end, 4)
@@ -168,3 +257,27 @@ def _decode(data: bytes, pos: int, depth: int) -> tuple:
         except TypeError as e:
             raise BadFrame(str(e)) from None
     return out, end
+
+
+_STDLIB_TAGS = frozenset({b"C", b"O", b"D", b"r", b"n"})
+
+
+def _decode_stdlib(tag: bytes, data: bytes, pos: int, depth: int) -> tuple:
+    """(value, position after it) for the tags of _encode_stdlib; each checks the plain parts it is made of."""
+    parts = []
+    for _ in range({b"D": 2, b"n": 3}.get(tag, 1)):
+        part, pos = _decode(data, pos, depth + 1)
+        parts.append(part)
+    kinds = [_type(p) for p in parts]
+    if tag in (b"C", b"O") and kinds == [dict]:
+        return (Counter if tag == b"C" else OrderedDict)(parts[0]), pos
+    if tag == b"D" and kinds == [str, dict] and parts[0] in FACTORY_BY_NAME:
+        return defaultdict(FACTORY_BY_NAME[parts[0]], parts[1]), pos
+    if tag == b"r" and kinds == [tuple] and [_type(p) for p in parts[0]] == [int, int, int] and parts[0][2]:
+        return range(*parts[0]), pos
+    if tag == b"n" and kinds == [str, tuple, tuple]:
+        try:
+            return NamedTupleValue(*parts), pos
+        except ValueError as e:
+            raise BadFrame(str(e)) from None
+    raise BadFrame(f"malformed {tag!r} value")

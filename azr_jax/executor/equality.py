@@ -4,18 +4,24 @@ Python's `==` makes choices a verifier should make on purpose: `1 == 1.0 == True
 `(1,) != [1]`, `{1} == frozenset({1})`. `values_equal` never calls a method of a value it was given
 (the values come from `codec.decode`, so they are exact builtin types anyway) and decides each of those
 cases from `EqualityRules`. Sets and dict keys are matched by the same rules, so a NaN inside a set and a
-float key within tolerance behave like everywhere else.
+float key within tolerance behave like everywhere else. The stdlib values the codec carries are type-strict:
+a Counter equals only a Counter with the same counts (not a dict), an OrderedDict only an OrderedDict with the
+same items in the same order, a defaultdict only one with the same factory and items, a namedtuple only one
+with the same type name, fields and values, a range only a range of the same numbers (Python's range ==).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter, OrderedDict, defaultdict
 
+from azr_jax.executor.codec import NamedTupleValue
 from azr_jax.executor.config import EqualityRules
 
 _NUMBER = (bool, int, float, complex)
 _SEQUENCE = (list, tuple)
 _SETS = (set, frozenset)
+_MAPPINGS = (dict, Counter, defaultdict)  # order does not matter: as in Python
 
 
 def _floats_equal(a: float, b: float, rules: EqualityRules) -> bool:
@@ -77,15 +83,25 @@ def values_equal(a: object, b: object, rules: EqualityRules) -> bool:
         if ta is not tb and not rules.set_frozenset_equal:
             return False
         return _match_all(list(a), list(b), rules)
-    if ta is dict and tb is dict:
-        if len(a) != len(b):
+    if ta in _MAPPINGS and tb in _MAPPINGS:
+        if ta is not tb or (ta is defaultdict and a.default_factory is not b.default_factory):
             return False
-        pairs_b = list(b.items())
-        for ka, va in a.items():
-            match = next((i for i, (kb, _) in enumerate(pairs_b) if values_equal(ka, kb, rules)), None)
-            if match is None or not values_equal(va, pairs_b.pop(match)[1], rules):
-                return False
-        return True
+        return _mappings_equal(a, b, rules)
     if ta is not tb:
         return False
-    return a == b  # None, str, bytes: exact builtin types, no user method involved
+    if ta is OrderedDict:
+        return values_equal(list(a.items()), list(b.items()), rules)
+    if ta is NamedTupleValue:
+        return (a.name, a.fields) == (b.name, b.fields) and values_equal(a.values, b.values, rules)
+    return a == b  # None, str, bytes, range: exact builtin types, no user method involved
+
+
+def _mappings_equal(a: dict, b: dict, rules: EqualityRules) -> bool:
+    if len(a) != len(b):
+        return False
+    pairs_b = list(b.items())
+    for ka, va in a.items():
+        match = next((i for i, (kb, _) in enumerate(pairs_b) if values_equal(ka, kb, rules)), None)
+        if match is None or not values_equal(va, pairs_b.pop(match)[1], rules):
+            return False
+    return True

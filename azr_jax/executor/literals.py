@@ -4,13 +4,19 @@
 by their own canonical repr) and readable back by `parse_literal`. `parse_literal` is `ast.literal_eval`
 with a length cap applied *before* parsing (a 10 MB literal or `"(" * 10**6` never reaches the parser),
 a depth cap, exact node checks, and the few calls a canonical repr needs: `float('nan')`,
-`float('inf')`, `set()`, `frozenset(...)`, `complex(re, im)`. Nothing here evaluates an expression.
+`float('inf')`, `set()`, `frozenset(...)`, `complex(re, im)`, and the stdlib values the codec carries, spelled
+as Python prints them: `Counter({'a': 2})`, `OrderedDict([('a', 1)])`, `defaultdict(int, {'a': 1})` (the
+factory by name: `<class 'int'>` is not Python), `range(0, 5)` and a namedtuple `P(x=1, y=2)` (keywords only,
+read as a codec.NamedTupleValue). Nothing here evaluates an expression.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+from collections import Counter, OrderedDict, defaultdict
+
+from azr_jax.executor.codec import FACTORIES, FACTORY_BY_NAME, RESERVED_CALLS, NamedTupleValue
 
 MAX_DEPTH = 100
 
@@ -49,6 +55,13 @@ def canonical_repr(value: object, limit: int = 1 << 62) -> str:
                 put(sep)
             walk(v)
 
+    def pairs(kv, inner: str, as_names: bool = False) -> None:
+        for i, (k, x) in enumerate(kv):
+            put(", " if i else "")
+            put(k) if as_names else walk(k)
+            put(inner)
+            walk(x)
+
     def walk(v: object) -> None:
         t = type(v)
         if t is list:
@@ -61,12 +74,27 @@ def canonical_repr(value: object, limit: int = 1 << 62) -> str:
             put(",)" if len(v) == 1 else ")")
         elif t is dict:
             put("{")
-            for i, (k, x) in enumerate(v.items()):
-                put(", " if i else "")
-                walk(k)
-                put(": ")
-                walk(x)
+            pairs(v.items(), ": ")
             put("}")
+        elif t is Counter or t is OrderedDict:
+            if not v:
+                put(t.__name__ + "()")
+            elif t is Counter:
+                put("Counter({")
+                pairs(_most_common_first(v), ": ")
+                put("})")
+            else:
+                put("OrderedDict([")
+                items(v.items())
+                put("])")
+        elif t is defaultdict:
+            put("defaultdict(" + _factory_name(v.default_factory) + ", {")
+            pairs(v.items(), ": ")
+            put("})")
+        elif t is NamedTupleValue:
+            put(v.name + "(")
+            pairs(zip(v.fields, v.values), "=", as_names=True)
+            put(")")
         elif t is set or t is frozenset:
             if not v:
                 put("set()" if t is set else "frozenset()")
@@ -94,10 +122,23 @@ def canonical_repr(value: object, limit: int = 1 << 62) -> str:
             except ValueError:  # more digits than sys.get_int_max_str_digits()
                 raise TooLong("int too large to print") from None
         else:
-            put(repr(v))  # None, bool, str, bytes: repr is already canonical
+            put(repr(v))  # None, bool, str, bytes, range: repr is already canonical
 
     walk(value)
     return "".join(parts)
+
+
+def _most_common_first(counter: Counter) -> list:
+    """A Counter's items as Python prints them: by count, highest first, ties in insertion order; in insertion
+    order when the counts do not compare (Counter.__repr__ does the same)."""
+    try:
+        return sorted(counter.items(), key=lambda kv: kv[1], reverse=True)
+    except TypeError:
+        return list(counter.items())
+
+
+def _factory_name(factory: object) -> str:
+    return next(name for known, name in FACTORIES if factory is known)
 
 
 def _number(node: ast.AST, depth: int) -> object:
@@ -108,9 +149,13 @@ def _number(node: ast.AST, depth: int) -> object:
 
 
 def _call(node: ast.Call, depth: int) -> object:
-    if type(node.func) is not ast.Name or node.keywords:
-        raise LiteralError("only float(), complex(), set() and frozenset() calls are literals")
+    if type(node.func) is not ast.Name or any(k.arg is None for k in node.keywords):
+        raise LiteralError("only calls of a name, without **, can be literals")
     name, args = node.func.id, node.args
+    if name not in RESERVED_CALLS:
+        return _named_tuple(name, node, depth)
+    if node.keywords:
+        raise LiteralError(f"{name}() takes no keyword arguments in a literal")
     if name == "float" and len(args) == 1 and type(args[0]) is ast.Constant and type(args[0].value) is str:
         if args[0].value.strip().lower().lstrip("+-") not in ("nan", "inf", "infinity"):
             raise LiteralError("float() of a string is only a literal for nan/inf")
@@ -125,7 +170,50 @@ def _call(node: ast.Call, depth: int) -> object:
         if type(items) not in (list, tuple, set):
             raise LiteralError(f"{name}() takes a list, tuple or set literal")
         return set(items) if name == "set" else frozenset(items)
-    raise LiteralError(f"call to {name!r} is not a literal")
+    if name == "range" and 1 <= len(args) <= 3:
+        bounds = [_convert(a, depth) for a in args]
+        if not all(type(b) is int for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
+            raise LiteralError("range() takes ints and a step other than 0")
+        return range(*bounds)
+    return _mapping(name, args, depth)
+
+
+def _mapping(name: str, args: list, depth: int) -> object:
+    """Counter({...}), OrderedDict([(k, v), ...]) or OrderedDict({...}), defaultdict(<factory>, {...})."""
+    if name == "defaultdict" and 1 <= len(args) <= 2:
+        items = _convert(args[1], depth) if len(args) == 2 else {}
+        if type(items) is not dict:
+            raise LiteralError("defaultdict() takes a dict literal")
+        return defaultdict(_factory(args[0]), items)
+    if name in ("Counter", "OrderedDict") and len(args) <= 1:
+        items = _convert(args[0], depth) if args else {}
+        if type(items) is dict:
+            return Counter(items) if name == "Counter" else OrderedDict(items)
+        if name == "OrderedDict" and type(items) is list and all(type(p) is tuple and len(p) == 2 for p in items):
+            try:
+                return OrderedDict(items)
+            except TypeError as e:  # an unhashable key
+                raise LiteralError(str(e)) from None
+    raise LiteralError(f"not a literal {name}() call")
+
+
+def _factory(node: ast.AST) -> object:
+    if type(node) is ast.Constant and node.value is None:
+        return None
+    if type(node) is ast.Name and node.id in FACTORY_BY_NAME:
+        return FACTORY_BY_NAME[node.id]
+    raise LiteralError("a defaultdict's factory must be None or a builtin or collections type, by name")
+
+
+def _named_tuple(name: str, node: ast.Call, depth: int) -> NamedTupleValue:
+    """`P(x=1, y=2)`: a namedtuple as its repr spells it, keywords only."""
+    if node.args:
+        raise LiteralError(f"call to {name!r} is not a literal (a namedtuple is spelled with keywords only)")
+    try:
+        return NamedTupleValue(name, tuple(k.arg for k in node.keywords),
+                               tuple(_convert(k.value, depth) for k in node.keywords))
+    except ValueError as e:
+        raise LiteralError(str(e)) from None
 
 
 def _convert(node: ast.AST, depth: int) -> object:
