@@ -27,8 +27,11 @@ def unknown_key_message(what: str, name: str, known: list[str]) -> str:
     return f"unknown {what} {name!r}{hint} (known: {', '.join(sorted(known))})"
 
 
-def _parse_value(text: str, current: Any, key: str) -> Any:
-    """Turns the override text into a value of the current value's type."""
+def _parse_value(text: str, current: Any, key: str, optional: bool = False) -> Any:
+    """Turns the override text into a value of the current value's type (None for "none" where the field
+    may be None)."""
+    if optional and text.lower() == "none":
+        return None
     if isinstance(current, bool):
         lowered = text.lower()
         if lowered in ("true", "1", "yes"):
@@ -70,11 +73,17 @@ def apply_override(config, dotted_key: str, text: str, root_name: str = "config"
         if dataclasses.is_dataclass(current):
             raise ConfigError(f"config key {root_name}.{head} is a section; set one of its fields "
                               f"({', '.join(_field_names(current))})")
-        new_value = _parse_value(text, current, f"{root_name}.{head}")
+        new_value = _parse_value(text, current, f"{root_name}.{head}", _may_be_none(config, head))
     try:
         return dataclasses.replace(config, **{head: new_value})
     except (TypeError, ValueError) as e:
         raise ConfigError(f"config key {root_name}.{dotted_key}={text!r}: {e}") from None
+
+
+def _may_be_none(config, name: str) -> bool:
+    """Whether the field's annotation admits None (`str | None`, `Optional[int]`, ...)."""
+    field_type = next(f.type for f in dataclasses.fields(config) if f.name == name)
+    return "None" in str(field_type) or "Optional" in str(field_type)
 
 
 def apply_overrides(config, overrides: typing.Mapping[str, str]):

@@ -80,7 +80,9 @@ class RunConfig:
     steps: int = 500
     checkpoint_every: int = 10
     keep_checkpoints: int = 3
-    eval_every: int = 0  # 0: no evaluation during training
+    eval_every: int = 0  # 0: no evaluation; else before the first step, every eval_every steps and after the last
+    # > 0: the held-out AZR tasks (azr_jax.eval.heldout), this many of each type, as an evaluator
+    heldout_eval_per_type: int = 0
     log_every: int = 1
     seed: int = 0
     seed_max_rounds: int = 64  # seeding stops here even if the buffers are short (random weights never fill them)
@@ -90,8 +92,9 @@ class RunConfig:
         for name in ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "seed_max_rounds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"RunConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.eval_every < 0:
-            raise ValueError(f"RunConfig.eval_every must be >= 0, got {self.eval_every}")
+        for name in ("eval_every", "heldout_eval_per_type"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"RunConfig.{name} must be >= 0, got {getattr(self, name)}")
 
 
 def available_configs() -> list[str]:

@@ -18,11 +18,14 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from azr_jax.azr import grounding
 from azr_jax.azr.buffers import TaskBuffers
+from azr_jax.azr.parsing import ParseOptions
 from azr_jax.azr.prompts import proposer_prompt, solver_prompt
 from azr_jax.azr.tasks import InductionTask, TaskType, identity_triplet
 from azr_jax.executor import ExecutorService
 from azr_jax.executor.config import usable_cpus
-from azr_jax.checkpoint.model_checkpoint import load_model, tokenizer_path
+from azr_jax.checkpoint.model_checkpoint import check_family, load_model, tokenizer_path
+from azr_jax.eval.heldout import EvalSettings, HeldoutEvaluator
+from azr_jax.eval.heldout_report import HeldoutReport
 from azr_jax.checkpoint.train_checkpoints import TrainCheckpoints, abstract_like
 from azr_jax.model.config import get_model_config
 from azr_jax.model.functional import create_model
@@ -106,14 +109,13 @@ Evaluator = Callable[[nnx.State, int], Mapping[str, float]]
 
 
 class Trainer:
-    """evaluators: name -> fn(params, steps_done) -> scalars, run every `eval_every` steps and logged
-    as eval/<name>/<scalar> (benchmarks such as HumanEval plug in here)."""
+    """evaluators: name -> fn(params, steps_done) -> scalars, run before the first step, every `eval_every`
+    steps and after the last, and logged as eval/<name>/<scalar> at TensorBoard step `steps_done`
+    (benchmarks such as HumanEval plug in here). `heldout_eval_per_type` adds the held-out AZR tasks."""
 
     def __init__(self, config: RunConfig, evaluators: Mapping[str, Evaluator] | None = None):
         self.config = config
         self.evaluators = dict(evaluators or {})
-        if config.eval_every and not self.evaluators:
-            log(f"warning: eval_every={config.eval_every} but no evaluator is registered; nothing will be evaluated")
         # orbax needs absolute local paths; gs:// URLs pass through.
         self.workdir = config.workdir if "://" in config.workdir else os.path.abspath(config.workdir)
         self.mesh = make_mesh(config.mesh)
@@ -123,13 +125,18 @@ class Trainer:
         self.model_config, self.graphdef, self.params = self._init_model()
         self.tokenizer = self._init_tokenizer()
         if self.tokenizer.vocab_size > self.model_config.vocab_size:
-            raise ValueError(f"tokenizer has {self.tokenizer.vocab_size} tokens but the model only "
-                             f"{self.model_config.vocab_size}: they do not belong together")
+            raise ValueError(f"tokenizer {self.tokenizer} has {self.tokenizer.vocab_size} tokens but the model "
+                             f"{config.model.checkpoint or config.model.preset} only {self.model_config.vocab_size}: "
+                             "they do not belong together")
         g = config.generation
         self.prompt_buckets = _buckets(g.max_prompt_tokens)
         self.sampler = Sampler(self.model_config, self.graphdef, mesh=self.mesh, prompt_buckets=self.prompt_buckets)
         pool_size = config.executor_pool_size or usable_cpus()
         self.executor = ExecutorService(grounding.executor_config(config.azr, pool_size=pool_size))
+        if config.heldout_eval_per_type:
+            self.evaluators.setdefault("heldout", self._heldout_evaluator())
+        if config.eval_every and not self.evaluators:
+            log(f"warning: eval_every={config.eval_every} but no evaluator is registered; nothing will be evaluated")
         self.selfplay = SelfPlay(config, self.tokenizer, self.sampler, self.executor,
                                  TaskBuffers.initial(config.azr),
                                  stop_token_sequences(self.tokenizer, list(STOP_STRINGS)))
@@ -157,8 +164,9 @@ class Trainer:
         m = self.config.model
         runtime = m.runtime_fields()
         if m.checkpoint:
+            check_family(m.checkpoint, get_model_config(m.preset).family)
             config, graphdef, params = load_model(m.checkpoint, mesh=self.mesh, **runtime)
-            log(f"base weights: {m.checkpoint} ({config.num_params / 1e6:.1f}M params)")
+            log(f"base weights: {m.checkpoint} ({config.num_params / 1e6:.2f}M params)")
             return config, graphdef, params
         if m.vocab_size:
             runtime["vocab_size"] = m.vocab_size
@@ -181,6 +189,13 @@ class Trainer:
         local = os.path.join(tempfile.gettempdir(), f"azr_jax_tiny_tokenizer_{os.getuid()}_{TINY_VOCAB}")
         return load_tokenizer(build_tiny_bpe_tokenizer(local, vocab_size=TINY_VOCAB,
                                                        corpus=TINY_CORPUS + template_corpus()))
+
+    def _heldout_evaluator(self) -> HeldoutEvaluator:
+        g = self.config.generation
+        settings = EvalSettings(g.max_prompt_tokens, g.max_response_tokens, self.config.heldout_eval_per_type,
+                                g.max_rows_per_call)
+        return HeldoutEvaluator(self.sampler, self.tokenizer, self.executor, settings,
+                                ParseOptions.from_config(self.config.azr), HeldoutReport(self.workdir))
 
     def _arrays(self):
         return {"params": nnx.to_pure_dict(self.params), "opt_state": self.opt_state}
@@ -310,19 +325,27 @@ class Trainer:
     def run(self) -> None:
         self.restore_or_seed()
         config = self.config
+        if self.step == 0:
+            self.evaluate_and_log()  # the base, before any update
         while self.step < config.steps:
             scalars = self.train_step()
             self.step += 1
             if self.step % config.log_every == 0:
                 log(format_progress(self.step, config.steps, scalars["time/step_s"], scalars))
-            if config.eval_every and self.step % config.eval_every == 0 and self.evaluators:
-                evaluated = self.evaluate()
-                self.metrics.write(self.step - 1, evaluated)  # beside the step's own metrics
-                log(f"eval after {self.step} steps: " + ", ".join(f"{k} {v:.4g}" for k, v in evaluated.items()))
+            if config.eval_every and (self.step % config.eval_every == 0 or self.step == config.steps):
+                self.evaluate_and_log()
             if self.step % config.checkpoint_every == 0 or self.step == config.steps:
                 self.save()
         self.checkpoints.wait()
         log(f"done: {self.step} steps; checkpoints in {self.checkpoints.directory}")
+
+    def evaluate_and_log(self) -> None:
+        """Runs the evaluators (when eval_every is set) and logs them at TensorBoard step `self.step`."""
+        if not (self.config.eval_every and self.evaluators):
+            return
+        evaluated = self.evaluate()
+        self.metrics.write(self.step, evaluated)
+        log(f"eval after {self.step} steps: " + ", ".join(f"{k} {v:.4g}" for k, v in evaluated.items()))
 
     def evaluate(self) -> dict[str, float]:
         scalars = {}

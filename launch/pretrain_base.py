@@ -45,7 +45,7 @@ def _model_config(tokenizer):
 
     head_dim = FLAGS.hidden_size // FLAGS.num_heads
     return get_model_config(
-        "tiny-qwen2", vocab_size=tokenizer.vocab_size, hidden_size=FLAGS.hidden_size,
+        "azr-tiny-base", vocab_size=tokenizer.vocab_size, hidden_size=FLAGS.hidden_size,
         intermediate_size=FLAGS.intermediate_size, num_layers=FLAGS.num_layers, num_heads=FLAGS.num_heads,
         num_kv_heads=FLAGS.num_kv_heads, head_dim=head_dim, rope_theta=10_000.0,
         bos_token_id=tokenizer.bos_id, eos_token_ids=tuple(tokenizer.eos_ids),

@@ -96,6 +96,15 @@ def load_model_config(path: str) -> ModelConfig:
         raise CheckpointError(f"{path}: unreadable {CONFIG_FILE}: {e}") from None
 
 
+def check_family(path: str, family: str) -> None:
+    """Refuses, before anything is loaded, a checkpoint whose model family is not the one expected."""
+    config = load_model_config(path)
+    if config.family != family:
+        raise CheckpointError(f"{_join(path, CONFIG_FILE)} describes a {config.family} model, but the run "
+                              f"expects a {family} model (model.preset): point model.checkpoint at a {family} "
+                              f"checkpoint or set model.preset to a {config.family} preset")
+
+
 def load_model(path: str, mesh: Mesh | None = None, rules: Mapping[str, MeshAxes] = DEFAULT_RULES,
                **config_overrides) -> tuple[ModelConfig, nnx.GraphDef, nnx.State]:
     """Restores (config, graphdef, state); with a mesh, every parameter is read straight into its shards.

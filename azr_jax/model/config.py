@@ -159,6 +159,10 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
                                 rope_theta=500_000.0, rope_scaling=RopeScaling(), rms_norm_eps=1e-5,
                                 bos_token_id=128000, eos_token_ids=(128001, 128008, 128009),
                                 max_position_embeddings=131072),
+    # The zero-data base of `--config=tiny` (launch/pretrain_base.py; shipped in azr_jax/assets/tiny_base).
+    "azr-tiny-base": _qwen25(vocab_size=2048, hidden_size=256, intermediate_size=768, num_layers=4, num_heads=4,
+                             num_kv_heads=2, head_dim=64, rope_theta=10_000.0, tie_word_embeddings=True,
+                             bos_token_id=1, eos_token_ids=(2,), max_position_embeddings=4096),
     # CPU-sized members of each family: same code paths (GQA, biases, tying, llama3 RoPE scaling).
     "tiny-qwen2": _qwen25(vocab_size=512, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4,
                           num_kv_heads=2, head_dim=16, tie_word_embeddings=True, eos_token_ids=(1,),

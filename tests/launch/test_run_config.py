@@ -48,7 +48,7 @@ def test_overrides_parse_by_field_type():
     ("tiny", {"rl.sampling_temperature": "0.7"},
      "config key rl.sampling_temperature was removed: the update's log-probs are at the sampler's temperature, "
      "generation.temperature"),
-    ("tiny", {"rl.mini_batch_size": "5"},
+    ("tiny", {"rl.mini_batch_size": "5", "azr.batch_size": "4"},
      "config key rl.mini_batch_size=5 must divide the 24 sequences of a step (6 task x role groups x "
      "azr.batch_size=4)"),
     ("configs/nowhere.py", {}, "config file not found"),
@@ -71,3 +71,10 @@ def test_tpu_run_reports_unknown_key_before_doing_any_work(tmp_path):
     assert out.returncode == 2
     assert "did you mean 'learning_rate'" in out.stderr
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_none_clears_an_optional_field_that_holds_a_value():
+    config = load_run_config("tiny", {"model.checkpoint": "none", "model.tokenizer": "none"})
+    assert config.model.checkpoint is None and config.model.tokenizer is None
+    with pytest.raises(ConfigError, match="expected int"):
+        load_run_config("tiny", {"steps": "none"})

@@ -40,10 +40,11 @@ def uninterrupted(tmp_path_factory):
     return read_scalars(str(workdir))
 
 
-def test_evaluators_run_every_eval_every_steps(uninterrupted):
-    # eval_every=2 over 2 steps: once, after both steps, logged beside step index 1's metrics.
-    assert uninterrupted["eval/probe/steps_done"] == {1: 2.0}
-    assert uninterrupted["eval/probe/param_norm"][1] > 0
+def test_evaluators_run_before_training_and_every_eval_every_steps(uninterrupted):
+    # eval_every=2 over 2 steps: on the base (0 steps done) and after both steps, each logged at its steps done.
+    assert uninterrupted["eval/probe/steps_done"] == {0: 0.0, 2: 2.0}
+    norms = uninterrupted["eval/probe/param_norm"]
+    assert norms[0] > 0 and norms[2] != norms[0]  # the update moved the parameters
 
 
 def assert_same_metrics(a, b, steps):

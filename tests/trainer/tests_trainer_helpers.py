@@ -11,8 +11,14 @@ from azr_jax.run_config import load_run_config
 from azr_jax.sampling.results import GenerateStats, SampleOutput, SampleRow
 
 
+# The tiny config's plumbing at its smallest: random tiny-qwen2 weights with the BPE built on the spot instead of
+# the shipped base, short responses, no held-out evaluation.
+RANDOM_TINY = {"model.checkpoint": "none", "model.preset": "tiny-qwen2", "model.vocab_size": "1088",
+               "heldout_eval_per_type": "0", "eval_every": "0"}
+
+
 def small_config(workdir, **overrides):
-    values = {"workdir": str(workdir), "azr.batch_size": "2", "azr.learnability_rollouts": "2",
+    values = {**RANDOM_TINY, "workdir": str(workdir), "azr.batch_size": "2", "azr.learnability_rollouts": "2",
               "generation.max_response_tokens": "24", "seed_max_rounds": "1", "azr.seed_size": "2",
               "executor_pool_size": "2"}
     values.update({k: str(v) for k, v in overrides.items()})
