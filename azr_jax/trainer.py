@@ -7,10 +7,12 @@ text side, RL update, checkpoints and monitoring.
 from __future__ import annotations
 
 import os
+import posixpath
 import tempfile
 import time
 from typing import Callable, Mapping
 
+import fsspec
 import jax
 import numpy as np
 from flax import nnx
@@ -23,7 +25,7 @@ from azr_jax.azr.prompts import proposer_prompt, solver_prompt
 from azr_jax.azr.tasks import InductionTask, TaskType, identity_triplet
 from azr_jax.executor import ExecutorService
 from azr_jax.executor.config import usable_cpus
-from azr_jax.checkpoint.model_checkpoint import check_family, load_model, tokenizer_path
+from azr_jax.checkpoint.model_checkpoint import CONFIG_FILE, check_family, load_model, save_model, tokenizer_path
 from azr_jax.eval.heldout import EvalSettings, HeldoutEvaluator
 from azr_jax.eval.heldout_report import HeldoutReport
 from azr_jax.checkpoint.train_checkpoints import TrainCheckpoints, abstract_like
@@ -179,6 +181,7 @@ class Trainer:
         m = self.config.model
         path = m.tokenizer or (tokenizer_path(m.checkpoint) if m.checkpoint else None)
         if path:
+            self._tokenizer_dir = path if not path.endswith(".model") else posixpath.dirname(path)
             return load_tokenizer(path)
         if m.checkpoint:
             raise ValueError(f"{m.checkpoint} holds no tokenizer; set model.tokenizer")
@@ -187,6 +190,7 @@ class Trainer:
         from azr_jax.tokenizer.testing import TINY_CORPUS, build_tiny_bpe_tokenizer
 
         local = os.path.join(tempfile.gettempdir(), f"azr_jax_tiny_tokenizer_{os.getuid()}_{TINY_VOCAB}")
+        self._tokenizer_dir = local
         return load_tokenizer(build_tiny_bpe_tokenizer(local, vocab_size=TINY_VOCAB,
                                                        corpus=TINY_CORPUS + template_corpus()))
 
@@ -337,7 +341,12 @@ class Trainer:
             if self.step % config.checkpoint_every == 0 or self.step == config.steps:
                 self.save()
         self.checkpoints.wait()
-        log(f"done: {self.step} steps; checkpoints in {self.checkpoints.directory}")
+        if jax.process_count() > 1:  # save_model writes from one process (its atomic rename is local)
+            log(f"done: {self.step} steps; checkpoints in {self.checkpoints.directory}")
+            return
+        policy = self.save_policy()
+        log(f"done: {self.step} steps; checkpoints in {self.checkpoints.directory}; policy in {policy} "
+            f"(python launch/convert_hf.py --to_hf --checkpoint={policy} --out=DIR exports it)")
 
     def evaluate_and_log(self) -> None:
         """Runs the evaluators (when eval_every is set) and logs them at TensorBoard step `self.step`."""
@@ -358,6 +367,15 @@ class Trainer:
         host = {"step": self.step, "seed": self.config.seed, "config_name": self.config.name,
                 "skipped_updates": self.skipped_updates, "selfplay": self.selfplay.host_state()}
         self.checkpoints.save(self.step, self._arrays(), host)
+
+    def save_policy(self) -> str:
+        """The current parameters as a model checkpoint, <workdir>/policy_step_<N> (the base's format,
+        with its tokenizer): what launch/convert_hf.py exports and launch/sample.py samples from."""
+        path = posixpath.join(self.workdir, f"policy_step_{self.step}")
+        fs, root = fsspec.core.url_to_fs(path)
+        if not fs.exists(posixpath.join(root, CONFIG_FILE)):  # a rerun of a finished run has saved it already
+            save_model(path, self.model_config, nnx.to_pure_dict(self.params), tokenizer_dir=self._tokenizer_dir)
+        return path
 
     def close(self) -> None:
         self.metrics.close()
