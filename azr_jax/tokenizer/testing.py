@@ -10,18 +10,16 @@ both read, which can sit next to a tiny HF model's config.json and safetensors.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
 import pathlib
 
-import sentencepiece
 from tokenizers import AddedToken, Regex, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from tokenizers import Tokenizer as RustTokenizer
 
 from azr_jax.tokenizer.hf_config import GENERATION_CONFIG, TOKENIZER_CONFIG
 from azr_jax.tokenizer.hf_tokenizer import TOKENIZER_JSON
-from azr_jax.tokenizer.loading import SP_MODEL
+from azr_jax.tokenizer.sp_training import FORMAT_SYMBOLS, train_sentencepiece
 
 # The split patterns of the published tokenizer.json files; they differ only in digit grouping.
 QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -136,7 +134,7 @@ def build_tiny_bpe_tokenizer(out_dir: str | os.PathLike, vocab_size: int = 512, 
     return out
 
 
-DEFAULT_SP_SYMBOLS = ("<think>", "</think>", "<answer>", "</answer>")
+DEFAULT_SP_SYMBOLS = FORMAT_SYMBOLS  # the R1 tags, one piece each
 
 
 def build_tiny_sentencepiece(out_dir: str | os.PathLike, vocab_size: int = 400,
@@ -149,14 +147,5 @@ def build_tiny_sentencepiece(out_dir: str | os.PathLike, vocab_size: int = 400,
     meta pieces, the symbols and every character of the corpus need a piece each, so the default
     corpus needs vocab_size >= 344; SentencePiece's own error says so when it is smaller.
     """
-    out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model = io.BytesIO()
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus), model_writer=model, vocab_size=vocab_size, model_type="bpe",
-        byte_fallback=True, character_coverage=1.0, normalization_rule_name="identity",
-        remove_extra_whitespaces=False, split_digits=True, user_defined_symbols=list(user_defined_symbols),
-        # A tiny corpus may not support every piece asked for; take what it supports.
-        hard_vocab_limit=False, minloglevel=2)
-    (out / SP_MODEL).write_bytes(model.getvalue())
-    return out
+    # A tiny corpus may not support every piece asked for; take what it supports.
+    return train_sentencepiece(corpus, out_dir, vocab_size, user_defined_symbols, exact_vocab_size=False)
