@@ -103,27 +103,27 @@ def string_ops(rng: random.Random) -> ProgramSpec:
     return ProgramSpec("string_ops", f"def f({v}):\n{body}", lambda r: repr(_word_arg(r)))
 
 
+def _collect(rng: random.Random, xs: str, x: str, value: str, cond: str | None) -> str:
+    """`def f(xs)` collecting `value` for each `x` of `xs` (where `cond` holds): a comprehension or, as
+    often, a loop that appends."""
+    where = f" if {cond}" if cond else ""
+    if rng.random() < 0.5:
+        return f"def f({xs}):\n    return [{value} for {x} in {xs}{where}]"
+    out = rng.choice(ACC_NAMES)
+    append = f"{out}.append({value})"
+    body = f"        if {cond}:\n            {append}\n" if cond else f"        {append}\n"
+    return f"def f({xs}):\n    {out} = []\n    for {x} in {xs}:\n{body}    return {out}"
+
+
 def list_map(rng: random.Random) -> ProgramSpec:
     xs, x = rng.choice(LIST_NAMES), rng.choice(ITEM_NAMES)
-    expr = _affine(rng, x)
-    if rng.random() < 0.5:
-        source = f"def f({xs}):\n    return [{expr} for {x} in {xs}]"
-    else:
-        out = rng.choice(ACC_NAMES)
-        source = (f"def f({xs}):\n    {out} = []\n    for {x} in {xs}:\n        {out}.append({expr})\n"
-                  f"    return {out}")
+    source = _collect(rng, xs, x, _affine(rng, x), None)
     return ProgramSpec("list_map", source, lambda r: repr(_list_arg(r)))
 
 
 def list_filter(rng: random.Random) -> ProgramSpec:
     xs, x = rng.choice(LIST_NAMES), rng.choice(ITEM_NAMES)
-    cond = _condition(rng, x)
-    if rng.random() < 0.5:
-        source = f"def f({xs}):\n    return [{x} for {x} in {xs} if {cond}]"
-    else:
-        out = rng.choice(ACC_NAMES)
-        source = (f"def f({xs}):\n    {out} = []\n    for {x} in {xs}:\n        if {cond}:\n"
-                  f"            {out}.append({x})\n    return {out}")
+    source = _collect(rng, xs, x, x, _condition(rng, x))
     return ProgramSpec("list_filter", source, lambda r: repr(_list_arg(r)))
 
 
