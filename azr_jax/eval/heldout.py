@@ -57,13 +57,19 @@ class HeldoutEvaluator:
         return ids
 
     def completions(self, params) -> list[str]:
-        """The policy's greedy completion of each of this process's prompts (in the order of `self._mine`)."""
-        output = self.sampler.generate(params, self._prompts, self._sampling, seed=0, process_local=True,
-                                       max_rows_per_call=self.settings.max_rows_per_call)
+        """The policy's greedy completion of each of this process's prompts (in the order of `self._mine`).
+
+        One generate call per task type: a call pads its prompts to the longest one's bucket, and induction
+        prompts are about four times as long as the others."""
         texts = [""] * len(self._prompts)
-        for row in output.rows:
-            texts[row.prompt_index] = self.tokenizer.decode(
-                [t for t in row.tokens if 0 <= t < self.tokenizer.vocab_size])
+        for task_type in TaskType:
+            # Every process makes the same calls (one SPMD program each), with its own prompts or none.
+            where = [k for k, i in enumerate(self._mine) if self.tasks[i][0] is task_type]
+            output = self.sampler.generate(params, [self._prompts[k] for k in where], self._sampling, seed=0,
+                                           process_local=True, max_rows_per_call=self.settings.max_rows_per_call)
+            for row in output.rows:
+                texts[where[row.prompt_index]] = self.tokenizer.decode(
+                    [t for t in row.tokens if 0 <= t < self.tokenizer.vocab_size])
         return texts
 
     def score(self, texts: Sequence[str]) -> list[bool]:
