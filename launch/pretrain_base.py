@@ -19,6 +19,8 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
+flags.DEFINE_string("init", None, "Continue from this model checkpoint (its weights and tokenizer) instead of "
+                    "training a tokenizer and starting from random weights; --seed then picks fresh documents.")
 flags.DEFINE_string("out", None, "Checkpoint directory to write (must not hold a checkpoint).", required=True)
 flags.DEFINE_integer("train_docs", 200_000, "Training documents generated.")
 flags.DEFINE_integer("val_docs", 3_000, "Validation documents (another corpus seed).")
@@ -71,6 +73,30 @@ def _plot(curve, path: str) -> None:
     plt.close(fig)
 
 
+def _start(tokenizer_dir: str):
+    """(model config, graphdef, state) to train: --init's checkpoint (its tokenizer copied to tokenizer_dir)
+    or a fresh azr-tiny-base of the tokenizer's vocabulary, after the tokenizer is trained."""
+    from azr_jax.checkpoint.model_checkpoint import copy_tokenizer_files, load_model, tokenizer_path
+    from azr_jax.model.functional import create_model
+    from azr_jax.tokenizer import load_tokenizer
+
+    if FLAGS.init:
+        source = tokenizer_path(FLAGS.init)
+        if source is None or not copy_tokenizer_files(source, tokenizer_dir):
+            raise app.UsageError(f"--init={FLAGS.init} holds no tokenizer files under tokenizer/")
+        return load_model(FLAGS.init)
+    model_config = _model_config(load_tokenizer(tokenizer_dir))
+    return (model_config, *create_model(model_config, seed=FLAGS.seed))
+
+
+def _write_reports(curve, info: dict) -> None:
+    with open(os.path.join(FLAGS.out, "pretrain_curve.json"), "w") as f:
+        json.dump(curve.__dict__, f, indent=1)
+    _plot(curve, os.path.join(FLAGS.out, "pretrain_curve.png"))
+    with open(os.path.join(FLAGS.out, "pretrain_info.json"), "w") as f:
+        json.dump(info, f, indent=1)
+
+
 def main(argv):
     del argv
     import jax
@@ -80,7 +106,6 @@ def main(argv):
 
     from azr_jax.checkpoint.model_checkpoint import CONFIG_FILE, save_model
     from azr_jax.data.datasets import CorpusConfig, build_datasets
-    from azr_jax.model.functional import create_model
     from azr_jax.pretrain import PretrainConfig, pretrain
 
     if os.path.exists(os.path.join(FLAGS.out, CONFIG_FILE)):
@@ -89,35 +114,30 @@ def main(argv):
     corpus = CorpusConfig(train_docs=FLAGS.train_docs, val_docs=FLAGS.val_docs, format_share=FLAGS.format_share,
                           vocab_size=FLAGS.vocab_size, short_row_length=FLAGS.short_row_length,
                           long_row_length=FLAGS.long_row_length, seed=FLAGS.seed)
+    config = PretrainConfig(batch_tokens=FLAGS.batch_tokens, learning_rate=FLAGS.learning_rate,
+                            max_steps=FLAGS.max_steps, max_minutes=FLAGS.max_minutes, eval_every=FLAGS.eval_every,
+                            patience=FLAGS.patience, seed=FLAGS.seed)
     with tempfile.TemporaryDirectory(prefix="azr_base_tokenizer_") as tokenizer_dir:
-        tokenizer, train, val = build_datasets(corpus, tokenizer_dir)
+        if FLAGS.init:
+            model_config, graphdef, state = _start(tokenizer_dir)
+        tokenizer, train, val = build_datasets(corpus, tokenizer_dir, train_tokenizer=not FLAGS.init)
+        if not FLAGS.init:
+            model_config, graphdef, state = _start(tokenizer_dir)
         data_s = time.perf_counter() - start
         rows = lambda pools: " + ".join(f"{p.num_rows}x{p.tokens_bt.shape[1]}" for p in pools)
-        dropped = sum(p.dropped for p in train + val)
-        print(f"corpus: training rows {rows(train)}, validation rows {rows(val)} ({dropped} documents too long, "
-              f"left out); vocab {tokenizer.vocab_size}; {data_s:.0f}s", flush=True)
-        model_config = _model_config(tokenizer)
-        graphdef, state = create_model(model_config, seed=FLAGS.seed)
-        print(f"model: {model_config.num_params / 1e6:.2f}M parameters", flush=True)
-        config = PretrainConfig(batch_tokens=FLAGS.batch_tokens, learning_rate=FLAGS.learning_rate,
-                                max_steps=FLAGS.max_steps, max_minutes=FLAGS.max_minutes,
-                                eval_every=FLAGS.eval_every, patience=FLAGS.patience, seed=FLAGS.seed)
-        state, curve = pretrain(model_config, graphdef, state, train, val, config,
-                                log=lambda m: print(m, flush=True))
+        print(f"corpus: training rows {rows(train)}, validation rows {rows(val)} "
+              f"({sum(p.dropped for p in train + val)} documents too long, left out); vocab {tokenizer.vocab_size}; "
+              f"{data_s:.0f}s; model: {model_config.num_params / 1e6:.2f}M parameters", flush=True)
+        state, curve = pretrain(model_config, graphdef, state, train, val, config, log=lambda m: print(m, flush=True))
         save_model(FLAGS.out, model_config, nnx.to_pure_dict(state), tokenizer_dir=tokenizer_dir)
     total_s = time.perf_counter() - start
-    with open(os.path.join(FLAGS.out, "pretrain_curve.json"), "w") as f:
-        json.dump(curve.__dict__, f, indent=1)
-    _plot(curve, os.path.join(FLAGS.out, "pretrain_curve.png"))
-    info = {"command": "python launch/pretrain_base.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            "corpus": corpus.__dict__, "pretrain": config.__dict__, "num_params": model_config.num_params,
-            "train_rows": {p.tokens_bt.shape[1]: p.num_rows for p in train},
-            "val_rows": {p.tokens_bt.shape[1]: p.num_rows for p in val}, "data_seconds": round(data_s, 1),
-            "total_seconds": round(total_s, 1), "best_step": curve.best_step,
-            "best_val_loss": min(curve.val_loss), "stopped_because": curve.stopped_because,
-            "cpu_count": os.cpu_count()}
-    with open(os.path.join(FLAGS.out, "pretrain_info.json"), "w") as f:
-        json.dump(info, f, indent=1)
+    _write_reports(curve, {
+        "command": "python launch/pretrain_base.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "init": FLAGS.init, "corpus": corpus.__dict__, "pretrain": config.__dict__,
+        "num_params": model_config.num_params, "train_rows": {p.tokens_bt.shape[1]: p.num_rows for p in train},
+        "val_rows": {p.tokens_bt.shape[1]: p.num_rows for p in val}, "data_seconds": round(data_s, 1),
+        "total_seconds": round(total_s, 1), "best_step": curve.best_step, "best_val_loss": min(curve.val_loss),
+        "stopped_because": curve.stopped_because, "cpu_count": os.cpu_count()})
     print(f"saved {FLAGS.out}: best val loss {min(curve.val_loss):.4f} at step {curve.best_step} "
           f"({curve.stopped_because}); {total_s / 60:.1f} min in all", flush=True)
 

@@ -29,7 +29,8 @@ class CorpusConfig:
     # segment mask leaves only short blocks; documents longer than a short row go to the long rows.
     short_row_length: int = 256
     long_row_length: int = 1280
-    seed: int = 0
+    seed: int = 0  # training documents
+    val_seed: int = 1_000_003  # validation documents: fixed, so curves of runs with other `seed`s compare
 
     def __post_init__(self):
         if self.long_row_length < self.short_row_length:
@@ -57,12 +58,14 @@ def pack_by_length(docs_ids: list[list[int]], config: CorpusConfig, pad_id: int)
     return pools
 
 
-def build_datasets(config: CorpusConfig, tokenizer_dir: str | os.PathLike, banned: tuple[str, ...] = PAPER_BANNED_MODULES
-                   ) -> tuple[Tokenizer, list[PackedRows], list[PackedRows]]:
-    """Writes the tokenizer to `tokenizer_dir`; returns it with the training and validation row pools."""
+def build_datasets(config: CorpusConfig, tokenizer_dir: str | os.PathLike, banned: tuple[str, ...] = PAPER_BANNED_MODULES,
+                   train_tokenizer: bool = True) -> tuple[Tokenizer, list[PackedRows], list[PackedRows]]:
+    """The tokenizer (trained into `tokenizer_dir`, or the one already there) with the training and
+    validation row pools."""
     train_docs = list(documents(config.train_docs, config.seed, config.format_share, banned))
-    val_docs = list(documents(config.val_docs, config.seed + 1_000_003, config.format_share, banned))
-    train_sentencepiece(train_docs[:TOKENIZER_TRAINING_DOCS], tokenizer_dir, config.vocab_size)
+    val_docs = list(documents(config.val_docs, config.val_seed, config.format_share, banned))
+    if train_tokenizer:
+        train_sentencepiece(train_docs[:TOKENIZER_TRAINING_DOCS], tokenizer_dir, config.vocab_size)
     tokenizer = load_tokenizer(tokenizer_dir)
     pad = tokenizer.pad_id
     train = pack_by_length(encode_documents(tokenizer, train_docs), config, pad)
