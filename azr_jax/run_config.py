@@ -21,6 +21,7 @@ from azr_jax.parallel.mesh import MeshConfig
 from azr_jax.rl.advantages import NUM_TRR_GROUPS
 from azr_jax.rl.config import REMOVED_FIELDS as REMOVED_RL_FIELDS, RLConfig
 
+SEED_SOURCES = ("proposals", "generator")
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
@@ -86,12 +87,17 @@ class RunConfig:
     log_every: int = 1
     seed: int = 0
     seed_max_rounds: int = 64  # seeding stops here even if the buffers are short (random weights never fill them)
+    # "proposals": the policy proposes until the buffers are seeded (AZR); "generator": each buffer gets
+    # azr.seed_size tasks of the procedural generator's training families (the solver-only control)
+    seed_buffers_from: str = "proposals"
     workdir: str = "workdir"
 
     def __post_init__(self):
         for name in ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "seed_max_rounds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"RunConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.seed_buffers_from not in SEED_SOURCES:
+            raise ValueError(f"RunConfig.seed_buffers_from must be one of {SEED_SOURCES}, got {self.seed_buffers_from!r}")
         for name in ("eval_every", "heldout_eval_per_type"):
             if getattr(self, name) < 0:
                 raise ValueError(f"RunConfig.{name} must be >= 0, got {getattr(self, name)}")

@@ -120,8 +120,11 @@ class SelfPlay:
                                      on_finished=on_finished, max_rows_per_call=g.max_rows_per_call)
 
     def proposer_plan(self, rng: np.random.Generator) -> list[tuple[TaskType, list]]:
-        """(type, reference tasks) for B proposals per type: the same on every process, given the same buffers."""
+        """(type, reference tasks) for B proposals per type: the same on every process, given the same buffers.
+        Empty in the solver-only ablation (azr.propose False)."""
         plan = []
+        if not self.azr.propose:
+            return plan
         for task_type in TASK_ORDER:
             for _ in range(self.azr.batch_size):
                 plan.append((task_type, self.buffers.references(task_type, self.azr.num_references, rng)))

@@ -28,6 +28,7 @@ from azr_jax.executor.config import usable_cpus
 from azr_jax.checkpoint.model_checkpoint import CONFIG_FILE, check_family, load_model, save_model, tokenizer_path
 from azr_jax.eval.heldout import EvalSettings, HeldoutEvaluator
 from azr_jax.eval.heldout_report import HeldoutReport
+from azr_jax.data.tasks import training_tasks
 from azr_jax.checkpoint.train_checkpoints import TrainCheckpoints, abstract_like
 from azr_jax.model.config import get_model_config
 from azr_jax.model.functional import create_model
@@ -221,8 +222,15 @@ class Trainer:
         self.seed_buffers()
 
     def seed_buffers(self) -> None:
-        """Propose without training until every buffer holds seed_size tasks (or the round limit)."""
+        """Propose without training until every buffer holds seed_size tasks (or the round limit), or take
+        them from the procedural generator (seed_buffers_from "generator")."""
         azr = self.config.azr
+        if self.config.seed_buffers_from == "generator":
+            for task_type in TaskType:
+                self.selfplay.buffers[task_type].extend(training_tasks(task_type, azr.seed_size, self.config.seed))
+            sizes = {t.executor_name: len(self.selfplay.buffers[t]) for t in TaskType}
+            log(f"buffers seeded from the program generator's training families: {sizes}")
+            return
         rounds = self.config.seed_max_rounds
         start = time.perf_counter()
         done_at_start = self._seed_progress()

@@ -86,6 +86,9 @@ class AZRConfig:
     learnability_rollouts: int = 8  # n solver rollouts that estimate a new task's solve rate
     banned_modules: tuple = PAPER_BANNED_MODULES  # named in the proposer prompt and banned by the executor
     banned_check: str = "ast"  # reference: "imports" (only import statements are checked)
+    # False: the solver-only ablation: no proposer rollouts (nothing is proposed or trained as a proposer),
+    # the solver trains on the buffers as seeded
+    propose: bool = True
     # --- buffers
     seed_size: int = 256  # each buffer is filled to this many tasks before training starts
     buffer_cap: int = 16_384  # tasks per buffer
@@ -125,8 +128,9 @@ class AZRConfig:
         _check_choice(name, self, "short_batch_policy", SHORT_BATCH_POLICIES)
         if type(self.banned_modules) is not tuple or not all(type(m) is str and m for m in self.banned_modules):
             _fail(name, "banned_modules", "must be a tuple of non-empty str", self.banned_modules)
-        if type(self.solver_bare_answer) is not bool:
-            _fail(name, "solver_bare_answer", "must be a bool", self.solver_bare_answer)
+        for flag in ("solver_bare_answer", "propose"):
+            if type(getattr(self, flag)) is not bool:
+                _fail(name, flag, "must be a bool", getattr(self, flag))
         if not isinstance(self.rewards, RewardConfig):
             _fail(name, "rewards", "must be a RewardConfig", self.rewards)
 

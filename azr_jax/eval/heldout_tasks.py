@@ -7,34 +7,16 @@ pretraining or self-play (generator.check_split enforces it).
 
 from __future__ import annotations
 
-from azr_jax.azr.tasks import InductionTask, Task, TaskType, Triplet
-from azr_jax.data.generator import generate, heldout_draws
-from azr_jax.data.messages import induction_message
+from azr_jax.azr.tasks import Task, TaskType
+from azr_jax.data.generator import heldout_draws
+from azr_jax.data.tasks import generated_task
 
 TASKS_PER_TYPE = 100
-INDUCTION_INPUTS = 10
 # Each type takes its own block of held-out seeds, so no program is shown in two tasks.
 _SEED_OFFSETS = {TaskType.DEDUCTION: 0, TaskType.ABDUCTION: 100_000, TaskType.INDUCTION: 200_000}
 
 
-def _informative_pair(inputs: tuple, outputs: tuple) -> tuple[str, str]:
-    """The first (input, output) whose output is not an empty list: `[]` could be guessed without reading
-    the program (deduction), and `[]` as an input answers it trivially (abduction)."""
-    for x, y in zip(inputs, outputs):
-        if y != "[]":
-            return x, y
-    return inputs[0], outputs[0]
-
-
 def heldout_tasks(per_type: int = TASKS_PER_TYPE) -> list[tuple[TaskType, Task]]:
     """(type, task) for `per_type` tasks of each type, deduction first; the same list on every call."""
-    out: list[tuple[TaskType, Task]] = []
-    for task_type, offset in _SEED_OFFSETS.items():
-        for family, seed in heldout_draws(per_type, offset):
-            if task_type is TaskType.INDUCTION:
-                p = generate(family, seed, INDUCTION_INPUTS, heldout=True)
-                out.append((task_type, InductionTask(p.source, p.inputs, p.outputs, induction_message(family, seed))))
-            else:
-                p = generate(family, seed, INDUCTION_INPUTS, heldout=True)
-                out.append((task_type, Triplet(p.source, *_informative_pair(p.inputs, p.outputs))))
-    return out
+    return [(task_type, generated_task(task_type, family, seed, heldout=True))
+            for task_type, offset in _SEED_OFFSETS.items() for family, seed in heldout_draws(per_type, offset)]
