@@ -148,7 +148,7 @@ class SelfPlay:
         return out
 
     def _solver_prompt_ids(self, task_type: TaskType, task) -> list[int] | None:
-        return self._encode_prompt(lambda k: solver_prompt(task_type, task), 0)
+        return self._encode_prompt(lambda k: solver_prompt(task_type, task, banned=self.azr.banned_modules), 0)
 
     # --- the step -------------------------------------------------------------------------------------
 

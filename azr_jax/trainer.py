@@ -198,7 +198,7 @@ class Trainer:
     def _heldout_evaluator(self) -> HeldoutEvaluator:
         g = self.config.generation
         settings = EvalSettings(g.max_prompt_tokens, g.max_response_tokens, self.config.heldout_eval_per_type,
-                                g.max_rows_per_call)
+                                g.max_rows_per_call, self.config.azr.banned_modules)
         return HeldoutEvaluator(self.sampler, self.tokenizer, self.executor, settings,
                                 ParseOptions.from_config(self.config.azr), HeldoutReport(self.workdir))
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from azr_jax.azr import grounding
+from azr_jax.azr.config import PAPER_BANNED_MODULES
 from azr_jax.azr.parsing import ParseOptions, parse_solution
 from azr_jax.azr.prompts import solver_prompt
 from azr_jax.azr.tasks import Task, TaskType
@@ -33,6 +34,7 @@ class EvalSettings:
     max_response_tokens: int
     per_type: int = 100
     max_rows_per_call: int = 0
+    banned: tuple[str, ...] = PAPER_BANNED_MODULES  # named to induction solvers, as in self-play
 
 
 class HeldoutEvaluator:
@@ -50,7 +52,7 @@ class HeldoutEvaluator:
                                         eos_ids=tuple(tokenizer.eos_ids))
 
     def _prompt_ids(self, task_type: TaskType, task: Task) -> list[int]:
-        ids = self.tokenizer.encode(solver_prompt(task_type, task), add_bos=True)
+        ids = self.tokenizer.encode(solver_prompt(task_type, task, banned=self.settings.banned), add_bos=True)
         if len(ids) > self.settings.max_prompt_tokens:
             raise ValueError(f"held-out {task_type.executor_name} prompt has {len(ids)} tokens, more than "
                              f"generation.max_prompt_tokens={self.settings.max_prompt_tokens}")
