@@ -11,6 +11,7 @@ checkpoints (optimizer, buffers, RNG) are a CheckpointManager layout built on th
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import uuid
 from typing import Mapping
@@ -38,6 +39,11 @@ class CheckpointError(ValueError):
 
 def _join(base: str, *parts: str) -> str:
     return posixpath.join(base.rstrip("/"), *parts)
+
+
+def _absolute(path: str) -> str:
+    """orbax takes only absolute local paths; URLs (gs://...) pass through."""
+    return path if "://" in path else os.path.abspath(path)
 
 
 def save_model(path: str, config: ModelConfig, params: dict, tokenizer_dir: str | None = None) -> None:
@@ -126,7 +132,7 @@ def load_model(path: str, mesh: Mesh | None = None, rules: Mapping[str, MeshAxes
         targets = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=sharding),
                                nnx.to_pure_dict(abstract_state))
     try:
-        params = ocp.StandardCheckpointer().restore(_join(path, "params"), targets)
+        params = ocp.StandardCheckpointer().restore(_join(_absolute(path), "params"), targets)
     except (FileNotFoundError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: cannot restore parameters for this config: {e}") from None
     nnx.replace_by_pure_dict(abstract_state, params)
