@@ -362,7 +362,9 @@ class Trainer:
             return
         evaluated = self.evaluate()
         self.metrics.write(self.step, evaluated)
-        log(f"eval after {self.step} steps: " + ", ".join(f"{k} {v:.4g}" for k, v in evaluated.items()))
+        for name in self.evaluators:
+            values = {k.split("/")[-1]: v for k, v in evaluated.items() if k.startswith(f"eval/{name}/")}
+            log(f"eval {name} after {self.step} steps: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
 
     def evaluate(self) -> dict[str, float]:
         scalars = {}
