@@ -10,6 +10,8 @@ setup(
     version="0.1.0",
     description="Absolute Zero self-play reinforcement learning for reasoning, JAX/TPU-native",
     packages=find_packages(include=["azr_jax", "azr_jax.*"]),
+    # The tiny zero-data base (checkpoint + tokenizer) that `--config=tiny` starts from.
+    package_data={"azr_jax": [f"assets/tiny_base/{'*/' * depth}*" for depth in range(4)]},
     python_requires=">=3.10",
     install_requires=[
         f"jax=={JAX_VERSION}",
