@@ -182,7 +182,8 @@ class Trainer:
         m = self.config.model
         path = m.tokenizer or (tokenizer_path(m.checkpoint) if m.checkpoint else None)
         if path:
-            self._tokenizer_dir = path if not path.endswith(".model") else posixpath.dirname(path)
+            fs, root = fsspec.core.url_to_fs(path)  # a tokenizer file or its directory; the policy copies the dir
+            self._tokenizer_dir = path if fs.isdir(root) else posixpath.dirname(path.rstrip("/"))
             return load_tokenizer(path)
         if m.checkpoint:
             raise ValueError(f"{m.checkpoint} holds no tokenizer; set model.tokenizer")
