@@ -20,7 +20,6 @@ import optax
 from flax import nnx
 
 from azr_jax.data.packing import PackedRows
-from azr_jax.model.config import ModelConfig
 from azr_jax.model.functional import apply
 
 
@@ -153,9 +152,8 @@ class _BatchStream:
         return _rows(self.pools[k], index)
 
 
-def pretrain(model_config: ModelConfig, graphdef: nnx.GraphDef, state: nnx.State, train: Sequence[PackedRows],
-             val: Sequence[PackedRows], config: PretrainConfig,
-             log: Callable[[str], None] = print) -> tuple[nnx.State, Curve]:
+def pretrain(graphdef: nnx.GraphDef, state: nnx.State, train: Sequence[PackedRows], val: Sequence[PackedRows],
+             config: PretrainConfig, log: Callable[[str], None] = print) -> tuple[nnx.State, Curve]:
     """Trains until the validation loss stops improving; returns the best parameters and the curve."""
     if not train or not val:
         raise ValueError("pretrain needs at least one pool of training rows and one of validation rows")

@@ -358,21 +358,16 @@ class Trainer:
             f"(python launch/convert_hf.py --to_hf --checkpoint={policy} --out=DIR exports it)")
 
     def evaluate_and_log(self) -> None:
-        """Runs the evaluators (when eval_every is set) and logs them at TensorBoard step `self.step`."""
+        """Runs the evaluators (when eval_every is set), one console line each, and writes their scalars
+        as eval/<name>/<scalar> at TensorBoard step `self.step`."""
         if not (self.config.eval_every and self.evaluators):
             return
-        evaluated = self.evaluate()
-        self.metrics.write(self.step, evaluated)
-        for name in self.evaluators:
-            values = {k.split("/")[-1]: v for k, v in evaluated.items() if k.startswith(f"eval/{name}/")}
-            log(f"eval {name} after {self.step} steps: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
-
-    def evaluate(self) -> dict[str, float]:
         scalars = {}
         for name, evaluator in self.evaluators.items():
-            for key, value in evaluator(self.params, self.step).items():
-                scalars[f"eval/{name}/{key}"] = float(value)
-        return scalars
+            values = {key: float(value) for key, value in evaluator(self.params, self.step).items()}
+            log(f"eval {name} after {self.step} steps: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+            scalars.update({f"eval/{name}/{key}": value for key, value in values.items()})
+        self.metrics.write(self.step, scalars)
 
     def save(self) -> None:
         host = {"step": self.step, "seed": self.config.seed, "config_name": self.config.name,

@@ -129,7 +129,7 @@ def main(argv):
         print(f"corpus: training rows {rows(train)}, validation rows {rows(val)} "
               f"({sum(p.dropped for p in train + val)} documents too long, left out); vocab {tokenizer.vocab_size}; "
               f"{data_s:.0f}s; model: {model_config.num_params / 1e6:.2f}M parameters", flush=True)
-        state, curve = pretrain(model_config, graphdef, state, train, val, config, log=lambda m: print(m, flush=True))
+        state, curve = pretrain(graphdef, state, train, val, config, log=lambda m: print(m, flush=True))
         save_model(FLAGS.out, model_config, nnx.to_pure_dict(state), tokenizer_dir=tokenizer_dir)
     total_s = time.perf_counter() - start
     _write_reports(curve, {

@@ -30,7 +30,8 @@ def r1_prompt(task: str) -> str:
     return _FRAME.format(task=task)
 
 
-def _fence(kind: str, body: str) -> str:
+def fence(kind: str, body: str) -> str:
+    """A fenced block (```kind ... ```), the form every field of a prompt or an answer takes."""
     return f"```{kind}\n{body}\n```"
 
 
@@ -64,8 +65,8 @@ def _executor_rules(banned: Sequence[str]) -> str:
 def _reference_blocks(references: Sequence[Triplet]) -> str:
     parts = []
     for i, t in enumerate(references):
-        parts.append(f"<reference_{i}>\n{_fence('python', t.program)}\n{_fence('input', t.input)}\n"
-                     f"{_fence('output', t.output)}\n</reference_{i}>")
+        parts.append(f"<reference_{i}>\n{fence('python', t.program)}\n{fence('input', t.input)}\n"
+                     f"{fence('output', t.output)}\n</reference_{i}>")
     return "\n".join(parts)
 
 
@@ -82,8 +83,8 @@ _GOAL = {
 
 
 def _triplet_proposer_task(task_type: TaskType, references: Sequence[Triplet], banned: Sequence[str]) -> str:
-    example = _fence("python", "def f(words: list, k: int):\n    # your logic here\n    return result") + "\n" + \
-        _fence("input", "['apple', 'kiwi'], 2")
+    example = fence("python", "def f(words: list, k: int):\n    # your logic here\n    return result") + "\n" + \
+        fence("input", "['apple', 'kiwi'], 2")
     return "\n\n".join([
         "## Task: write a new Python program with one input for it",
         "Invent a new program, different from the reference programs below, and one input to run it on. "
@@ -100,8 +101,8 @@ def _triplet_proposer_task(task_type: TaskType, references: Sequence[Triplet], b
 
 
 def _induction_proposer_task(program: str, num_inputs: int) -> str:
-    example = "\n".join(_fence("input", x) for x in ("'abc', 3", "'', 0")) + "\n" + \
-        _fence("message", "f counts something about the string; look at how the number changes it.")
+    example = "\n".join(fence("input", x) for x in ("'abc', 3", "'', 0")) + "\n" + \
+        fence("message", "f counts something about the string; look at how the number changes it.")
     return "\n\n".join([
         f"## Task: choose {num_inputs} inputs for a program and write a message about it",
         f"Below is a program. Write {num_inputs} different inputs for it. The program will be run on them; a "
@@ -116,7 +117,7 @@ def _induction_proposer_task(program: str, num_inputs: int) -> str:
         "### Message rules\n- One ```message block: a hint, a description or a puzzle statement about what "
         "the program does.\n- Do not copy the program or any part of its code into the message.",
         "### Answer format\nInside <answer>, for example:\n" + example,
-        "### The program\n" + _fence("python", program),
+        "### The program\n" + fence("python", program),
     ])
 
 
@@ -139,9 +140,9 @@ def _deduction_solver_task(t: Triplet) -> str:
         "the returned value as a Python literal in an ```output block: quote strings, use a tuple for a "
         "tuple, and so on; write a Counter, OrderedDict, defaultdict, namedtuple or range as Python prints it "
         "(`Counter({'a': 2})`, `defaultdict(int, {'a': 1})` with the factory by name, `P(x=1, y=2)`, `range(0, 5)`).",
-        "### Program\n" + _fence("python", t.program),
-        "### Input\n" + _fence("input", t.input),
-        "### Answer format\nInside <answer>, for example:\n" + _fence("output", "{'total': 7, 'items': ['a']}"),
+        "### Program\n" + fence("python", t.program),
+        "### Input\n" + fence("input", t.input),
+        "### Answer format\nInside <answer>, for example:\n" + fence("output", "{'total': 7, 'items': ['a']}"),
     ])
 
 
@@ -151,14 +152,14 @@ def _abduction_solver_task(t: Triplet) -> str:
         "Work out, step by step, an input for which `f` returns exactly the output below; any such input is "
         "correct. Give it in an ```input block as the arguments of a call to `f`, separated by commas, each "
         "a Python literal (quote strings).",
-        "### Program\n" + _fence("python", t.program),
-        "### Output\n" + _fence("output", t.output),
-        "### Answer format\nInside <answer>, for example:\n" + _fence("input", "[3, 1, 2], 'abc'"),
+        "### Program\n" + fence("python", t.program),
+        "### Output\n" + fence("output", t.output),
+        "### Answer format\nInside <answer>, for example:\n" + fence("input", "[3, 1, 2], 'abc'"),
     ])
 
 
 def _induction_solver_task(t: InductionTask, banned: Sequence[str]) -> str:
-    pairs = "\n".join(f"<example_{i}>\n{_fence('input', x)}\n{_fence('output', y)}\n</example_{i}>"
+    pairs = "\n".join(f"<example_{i}>\n{fence('input', x)}\n{fence('output', y)}\n</example_{i}>"
                       for i, (x, y) in enumerate(t.visible))
     return "\n\n".join([
         "## Task: write the Python function behind some examples",
@@ -167,9 +168,9 @@ def _induction_solver_task(t: InductionTask, banned: Sequence[str]) -> str:
         "be tested on other inputs that you do not see. Check your function against each example.",
         "### Program rules\n" + _program_rules(banned),
         "### Examples\n" + pairs,
-        "### Message\n" + _fence("message", t.message),
+        "### Message\n" + fence("message", t.message),
         "### Answer format\nInside <answer>, one ```python block, for example:\n"
-        + _fence("python", "def f(a):\n    return a"),
+        + fence("python", "def f(a):\n    return a"),
     ])
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from azr_jax.azr.prompts import proposer_prompt, solver_prompt
+from azr_jax.azr.prompts import fence, proposer_prompt, solver_prompt
 from azr_jax.azr.tasks import InductionTask, TaskType, Triplet
 from azr_jax.data.generator import GeneratedProgram, generate, training_draws
 from azr_jax.data.messages import induction_message
@@ -29,13 +29,9 @@ EXAMPLES_PER_DOC = 4
 INDUCTION_INPUTS = 10
 
 
-def _fence(kind: str, body: str) -> str:
-    return f"```{kind}\n{body}\n```"
-
-
 def completion(think: str, blocks: list[tuple[str, str]]) -> str:
     """A well-formed completion of a prompt that ends with `<think>` (the R1 format)."""
-    answer = "\n".join(_fence(kind, body) for kind, body in blocks)
+    answer = "\n".join(fence(kind, body) for kind, body in blocks)
     return f" {think} </think>\n<answer>\n{answer}\n</answer>"
 
 

@@ -23,10 +23,8 @@ from azr_jax.eval.heldout_tasks import heldout_tasks
 from azr_jax.eval.heldout_report import HeldoutReport
 from azr_jax.parallel.host_collectives import global_sum, my_share
 from azr_jax.sampling import Sampler, SamplingParams
+from azr_jax.selfplay import STOP_STRINGS
 from azr_jax.tokenizer import Tokenizer, stop_token_sequences
-
-STOP_STRINGS = ("</answer>",)
-
 
 @dataclass(frozen=True)
 class EvalSettings:

@@ -48,7 +48,7 @@ def test_pretraining_learns_a_repeated_pattern_and_keeps_its_best_state():
     val = pack_documents(docs[48:], row_length=28, pad_id=0)
     config = PretrainConfig(batch_tokens=4 * 28, learning_rate=3e-3, warmup_steps=5, max_steps=60, eval_every=10,
                             patience=3)
-    best, curve = pretrain(CONFIG, graphdef, state, [train], [val], config, log=lambda m: None)
+    best, curve = pretrain(graphdef, state, [train], [val], config, log=lambda m: None)
     assert curve.val_loss[-1] < curve.val_loss[0] - 1.0  # the pattern is learnable: loss falls by > 1 nat
     assert curve.best_step == curve.steps[int(np.argmin(curve.val_loss))]
     total, count = loss_sum_and_count(graphdef, best, val.tokens_bt, val.segments_bt, val.positions_bt)
