@@ -25,6 +25,8 @@ flags.DEFINE_string("out", None, "Checkpoint directory to write (must not hold a
 flags.DEFINE_integer("train_docs", 200_000, "Training documents generated.")
 flags.DEFINE_integer("val_docs", 3_000, "Validation documents (another corpus seed).")
 flags.DEFINE_float("format_share", 0.1, "Share of documents in the exact AZR proposer/solver formats.")
+flags.DEFINE_float("proposer_share", 0.25, "Of the format documents, the share in the proposer formats.")
+flags.DEFINE_integer("max_examples", 8, "Calls shown by a documentation-style document at most.")
 flags.DEFINE_integer("vocab_size", 2048, "SentencePiece vocabulary size.")
 flags.DEFINE_integer("short_row_length", 256, "Tokens per packed row of short documents.")
 flags.DEFINE_integer("long_row_length", 1280, "Tokens per packed row of the documents longer than a short row.")
@@ -113,6 +115,7 @@ def main(argv):
         raise app.UsageError(f"{FLAGS.out} already holds a model checkpoint; choose another --out")
     start = time.perf_counter()
     corpus = CorpusConfig(train_docs=FLAGS.train_docs, val_docs=FLAGS.val_docs, format_share=FLAGS.format_share,
+                          proposer_share=FLAGS.proposer_share, max_examples=FLAGS.max_examples,
                           vocab_size=FLAGS.vocab_size, short_row_length=FLAGS.short_row_length,
                           long_row_length=FLAGS.long_row_length, seed=FLAGS.seed)
     config = PretrainConfig(batch_tokens=FLAGS.batch_tokens, learning_rate=FLAGS.learning_rate,

@@ -25,7 +25,6 @@ from azr_jax.data.generator import GeneratedProgram, generate, training_draws
 from azr_jax.data.messages import induction_message
 
 DOC_SEPARATOR = "\n\n"
-EXAMPLES_PER_DOC = 4
 INDUCTION_INPUTS = 10
 
 
@@ -81,8 +80,14 @@ def proposer_doc(p: GeneratedProgram, reference: GeneratedProgram, task_type: Ta
                                [("python", p.source), ("input", p.inputs[0])])
 
 
-def documents(count: int, seed: int, format_share: float, banned: tuple[str, ...]) -> Iterator[str]:
-    """`count` documents from training draws only; `format_share` of them in the AZR formats."""
+def documents(count: int, seed: int, format_share: float, banned: tuple[str, ...], max_examples: int = 8,
+              proposer_share: float = 0.25) -> Iterator[str]:
+    """`count` documents from training draws only; `format_share` of them in the AZR formats, of which
+    `proposer_share` are proposer documents and the rest solver documents.
+
+    A documentation-style document shows 1 to `max_examples` calls: the results are the only tokens that
+    take computing to predict, so more calls per program put more of the training on what the solver
+    needs. Proposer documents are long (the rules) and teach only the format, which is learnt early."""
     rng = random.Random(seed)
     draws = training_draws(count + 1, seed)
     for i in range(count):
@@ -90,11 +95,11 @@ def documents(count: int, seed: int, format_share: float, banned: tuple[str, ...
         if rng.random() < format_share:
             p = generate(family, program_seed, INDUCTION_INPUTS)
             task_type = rng.choice(list(TaskType))
-            if rng.random() < 0.5:
+            if rng.random() >= proposer_share:
                 yield solver_doc(p, task_type)
             else:
                 ref_family, ref_seed = draws[i + 1]
                 yield proposer_doc(p, generate(ref_family, ref_seed, 1), task_type, banned)
         else:
-            p = generate(family, program_seed, rng.randint(1, EXAMPLES_PER_DOC))
+            p = generate(family, program_seed, rng.randint(1, max_examples))
             yield rng.choice(DOC_STYLES)(p)

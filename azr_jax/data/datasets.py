@@ -24,6 +24,8 @@ class CorpusConfig:
     train_docs: int = 200_000
     val_docs: int = 3_000
     format_share: float = 0.1  # documents in the exact AZR proposer/solver formats
+    proposer_share: float = 0.25  # of the format documents: proposer prompts; the rest are solver prompts
+    max_examples: int = 8  # calls shown by a documentation-style document at most
     vocab_size: int = 2048
     # Two row lengths: most documents are short, and attention over a long row costs T^2 even when the
     # segment mask leaves only short blocks; documents longer than a short row go to the long rows.
@@ -35,9 +37,10 @@ class CorpusConfig:
     def __post_init__(self):
         if self.long_row_length < self.short_row_length:
             raise ValueError("CorpusConfig.long_row_length must be >= short_row_length")
-        if not 0 <= self.format_share <= 1:
-            raise ValueError(f"CorpusConfig.format_share must be in [0, 1], got {self.format_share}")
-        for name in ("train_docs", "val_docs", "vocab_size", "short_row_length", "long_row_length"):
+        for name in ("format_share", "proposer_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"CorpusConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("train_docs", "max_examples", "val_docs", "vocab_size", "short_row_length", "long_row_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"CorpusConfig.{name} must be >= 1, got {getattr(self, name)}")
 
@@ -62,8 +65,10 @@ def build_datasets(config: CorpusConfig, tokenizer_dir: str | os.PathLike, banne
                    train_tokenizer: bool = True) -> tuple[Tokenizer, list[PackedRows], list[PackedRows]]:
     """The tokenizer (trained into `tokenizer_dir`, or the one already there) with the training and
     validation row pools."""
-    train_docs = list(documents(config.train_docs, config.seed, config.format_share, banned))
-    val_docs = list(documents(config.val_docs, config.val_seed, config.format_share, banned))
+    mix = dict(format_share=config.format_share, banned=banned, max_examples=config.max_examples,
+               proposer_share=config.proposer_share)
+    train_docs = list(documents(config.train_docs, config.seed, **mix))
+    val_docs = list(documents(config.val_docs, config.val_seed, **mix))
     if train_tokenizer:
         train_sentencepiece(train_docs[:TOKENIZER_TRAINING_DOCS], tokenizer_dir, config.vocab_size)
     tokenizer = load_tokenizer(tokenizer_dir)

@@ -33,6 +33,20 @@ def test_documents_are_deterministic_and_mix_styles():
     assert any("is returned by f(" in d for d in docs)
 
 
+def test_proposer_share_and_max_examples_shape_the_mix():
+    def mix(**kw):
+        docs = list(corpus.documents(600, seed=5, format_share=0.5, banned=PAPER_BANNED_MODULES, **kw))
+        formatted = [d for d in docs if ASSISTANT_START in d]
+        proposer = [d for d in formatted if "## Task: write a new" in d or "## Task: choose" in d]
+        calls = [d.count(">>> f(") for d in docs if d.startswith("def f(") and ">>> f(" in d]
+        return len(proposer) / len(formatted), max(calls)
+
+    solver_only, few = mix(proposer_share=0.0, max_examples=2)
+    mostly_proposer, many = mix(proposer_share=0.9, max_examples=8)
+    assert solver_only == 0.0 and 0.8 <= mostly_proposer <= 0.97
+    assert few == 2 and many > 4
+
+
 @pytest.mark.parametrize("task_type", list(TaskType))
 def test_solver_documents_hold_answers_the_executor_judges_correct(service, task_type):
     programs = [generate("list_filter", s, corpus.INDUCTION_INPUTS) for s in range(6)]
