@@ -105,10 +105,6 @@ class SelfPlay:
                 return ids
         return None
 
-    def _decode(self, ids: Sequence[int]) -> str:
-        # A model's embedding table may be larger than its tokenizer: ids past the tokenizer's end carry no text.
-        return self.tokenizer.decode([i for i in ids if 0 <= i < self.tokenizer.vocab_size])
-
     def _generate(self, params, prompts: list[list[int]], n: int, seed: int, on_finished=None):
         """This process's prompts in, their rows out (every process calls this, with any number of prompts).
         on_finished(row) is called for each row as it finishes, while the device decodes the rest."""
@@ -177,7 +173,7 @@ class SelfPlay:
             if k < len(proposing):
                 task_type, prompt_ids, source = proposing[k]
                 rollout = Rollout("propose", task_type, prompt_ids, list(row.tokens), np.asarray(row.logprobs),
-                                  self._decode(row.tokens))
+                                  self.tokenizer.decode_generated(row.tokens))
                 parsed = parse_proposal(rollout.text, task_type, self.parse_options)
                 proposal = grounding.proposal_from_parse(parsed, source.program if source else None)
                 proposed[k] = (rollout, parsed, proposal)
@@ -186,7 +182,7 @@ class SelfPlay:
             else:
                 task_type, task, prompt_ids = solving[k - len(proposing)]
                 rollout = Rollout("solve", task_type, prompt_ids, list(row.tokens), np.asarray(row.logprobs),
-                                  self._decode(row.tokens))
+                                  self.tokenizer.decode_generated(row.tokens))
                 answer = parse_solution(rollout.text, task_type, self.parse_options)
                 answered[k - len(proposing)] = (rollout, answer)
                 grounder.check(k - len(proposing), task, answer.solution, task_type)
@@ -243,7 +239,7 @@ class SelfPlay:
 
             def on_rollout(row) -> None:
                 _, task_type, task, _ = runnable[row.prompt_index]
-                answer = parse_solution(self._decode(row.tokens), task_type, self.parse_options)
+                answer = parse_solution(self.tokenizer.decode_generated(row.tokens), task_type, self.parse_options)
                 seen.add((row.prompt_index, row.sample_index))
                 learn_grounder.check(row.prompt_index * n + row.sample_index, task, answer.solution, task_type)
 
@@ -309,7 +305,7 @@ class SelfPlay:
         for task_type, prompt_ids, source in items:
             if prompt_ids is None:
                 continue
-            parsed = parse_proposal(self._decode(next(rows).tokens), task_type, self.parse_options)
+            parsed = parse_proposal(self.tokenizer.decode_generated(next(rows).tokens), task_type, self.parse_options)
             proposals.append(grounding.proposal_from_parse(parsed, source.program if source else None))
         checked = [p for p in proposals if p is not None]
         outcomes = grounding.validate_proposals(self.executor, checked, self.azr)

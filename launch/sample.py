@@ -107,7 +107,7 @@ def main(argv):
         ids = [int(t) for t in row.tokens]
         completion = {"ids": ids, "finish_reason": row.finish_reason}
         if tokenizer is not None:
-            completion["text"] = tokenizer.decode([t for t in ids if t < tokenizer.vocab_size])
+            completion["text"] = tokenizer.decode_generated(ids)
         completions.append(completion)
     if FLAGS.json:
         print(json.dumps({"completions": completions}))

@@ -68,8 +68,7 @@ class HeldoutEvaluator:
             output = self.sampler.generate(params, [self._prompts[k] for k in where], self._sampling, seed=0,
                                            process_local=True, max_rows_per_call=self.settings.max_rows_per_call)
             for row in output.rows:
-                texts[where[row.prompt_index]] = self.tokenizer.decode(
-                    [t for t in row.tokens if 0 <= t < self.tokenizer.vocab_size])
+                texts[where[row.prompt_index]] = self.tokenizer.decode_generated(row.tokens)
         return texts
 
     def score(self, texts: Sequence[str]) -> list[bool]:

@@ -78,6 +78,11 @@ class Tokenizer(abc.ABC):
     def decode(self, ids: Sequence[int] | np.ndarray, skip_special_tokens: bool = False) -> str:
         ...
 
+    def decode_generated(self, ids: Sequence[int] | np.ndarray) -> str:
+        """The text of sampled ids. A model's embedding table may be larger than its tokenizer (padded for
+        sharding): ids past the tokenizer's end carry no text and are left out."""
+        return self.decode([i for i in ids if 0 <= i < self.vocab_size])
+
     def batch_encode(self, texts: Sequence[str], add_bos: bool = False) -> list[list[int]]:
         return [self.encode(text, add_bos=add_bos) for text in texts]
 

@@ -50,3 +50,11 @@ def test_decode_rejects_non_1d_or_non_integer_input(any_tok):
     with pytest.raises(ValueError, match="1-D sequence of integer ids"):
         any_tok.decode([1.5, 2.0])
     assert any_tok.decode([]) == ""
+
+
+def test_decode_generated_leaves_out_ids_past_the_tokenizer_but_keeps_the_text(any_tok):
+    ids = any_tok.encode("x = [1, 2]")
+    padded = ids[:2] + [any_tok.vocab_size, any_tok.vocab_size + 7] + ids[2:]  # a padded embedding table's ids
+    assert any_tok.decode_generated(padded) == any_tok.decode(ids) == "x = [1, 2]"
+    with pytest.raises(ValueError, match="outside the tokenizer vocabulary"):
+        any_tok.decode(padded)
